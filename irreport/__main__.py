@@ -1,0 +1,3 @@
+from irreport.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""`irreport build`: the incident dossier."""

@@ -1,0 +1,121 @@
+"""`irreport queries`: list, show, run and check the query pack."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from irreport.cli import app
+from irreport.cli.common import (DeviceOption, EndOption, LastOption, ParamOption, StartOption,
+                                 SourceOption, open_source_announced, parse_params,
+                                 time_range_for)
+from irreport.errors import ConfigurationError
+
+queries_app = typer.Typer(help="List, show, run and check the KQL query pack.",
+                          no_args_is_help=True)
+app.add_typer(queries_app, name="queries")
+
+PackOption = typer.Option(None, "--pack", help="Folder of .kql files; default: the bundled pack.")
+
+
+def _load(pack_dir: Path | None):
+    from irreport.pack import QueryPack
+
+    return QueryPack.load(pack_dir)
+
+
+@queries_app.command("list")
+def list_queries(pack_dir: Path = PackOption,
+                 as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
+    """List the pack's queries with their NIST phase and scope."""
+    from irreport.pack import describe
+
+    pack = _load(pack_dir)
+    if as_json:
+        typer.echo(json.dumps([describe(q) for q in pack], indent=2, default=str))
+        return
+    width = max(len(q.id) for q in pack)
+    for query in pack:
+        typer.echo(f"{query.id.ljust(width)}  {query.scope:6}  {query.phase_title:38}  "
+                   f"{query.title}")
+
+
+@queries_app.command("show")
+def show_query(query_id: str, pack_dir: Path = PackOption):
+    """Show one query: what it answers, its parameters and its KQL."""
+    query = _load(pack_dir).get(query_id)
+    typer.echo(f"{query.id}: {query.title}")
+    typer.echo(f"answers:    {query.answers}")
+    typer.echo(f"phase:      {query.phase_title}")
+    typer.echo(f"scope:      {query.scope}")
+    typer.echo(f"tables:     {', '.join(query.tables)}")
+    typer.echo(f"techniques: {', '.join(query.techniques) or '-'}")
+    typer.echo("parameters:")
+    for param in query.parameters:
+        default = "" if param.default is None else f" = {param.default!r}"
+        feeds = f" <- {'.'.join(param.feeds_from)}" if param.feeds_from else ""
+        typer.echo(f"  {param.name}: {param.type}{default}{feeds}  {param.description}")
+    typer.echo("")
+    typer.echo(query.body.rstrip())
+
+
+@queries_app.command("run")
+def run_query(
+    query_id: str,
+    devices: list[str] = DeviceOption,
+    start: str = StartOption,
+    end: str = EndOption,
+    last: str = LastOption,
+    source_spec: str = SourceOption,
+    params: list[str] = ParamOption,
+    output_format: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+    pack_dir: Path = PackOption,
+):
+    """Run one query of the pack and print its rows.
+
+    Example: irreport queries run inbound-then-logon --device testmachine3 --last 48h
+    """
+    from irreport.collect import collect
+    from irreport.output import format_table, write_csv, write_json
+
+    if output_format not in ("table", "csv", "json"):
+        raise ConfigurationError(f"--format {output_format!r} is not one of table, csv, json")
+    pack = _load(pack_dir)
+    query = pack.get(query_id)
+    overrides = parse_params(params, [query])
+    source = open_source_announced(source_spec)
+    try:
+        time_range = time_range_for(source, start, end, last)
+        collection = collect(pack, source, devices, time_range, overrides, only=[query_id])
+    finally:
+        source.close()
+    result = collection.results[query.id]
+    if output_format == "csv":
+        write_csv(result, sys.stdout)
+    elif output_format == "json":
+        write_json(result, sys.stdout)
+    else:
+        typer.echo(format_table(result), nl=False)
+        typer.echo(f"{len(result.rows)} rows, {time_range.label()}", err=True)
+    if not result.ok:
+        typer.echo(f"error: query {query.id} {result.status}: {result.message}", err=True)
+        raise typer.Exit(1)
+
+
+@queries_app.command("check")
+def check_queries(pack_dir: Path = PackOption):
+    """Translate every query offline and lint it; exits 1 when any query has a fault."""
+    from irreport.lint import lint
+
+    pack = _load(pack_dir)
+    faults = [fault for query in pack for fault in lint(query)]
+    for fault in faults:
+        typer.echo(f"{fault.query_id}: {fault.message}" if not fault.line else str(fault),
+                   err=True)
+    errors = [f for f in faults if f.error]
+    typer.echo(f"{len(pack)} queries checked, {len(errors)} faults")
+    if errors:
+        raise typer.Exit(1)

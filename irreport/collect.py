@@ -1,0 +1,138 @@
+"""Run the query pack against one source: the collect step of collect, analyse, render."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from irreport.errors import IrreportError
+from irreport.pack import Query, QueryPack
+from irreport.sources import FAILED, NOT_AVAILABLE, SKIPPED, QueryResult, Source, utcnow
+from irreport.timerange import TimeRange
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[Query, QueryResult | None], None]
+
+
+@dataclass
+class Collection:
+    """Everything one run collected: the results of each query and the context they came from."""
+
+    devices: list[str]
+    time_range: TimeRange
+    source_kind: str
+    source_provenance: dict[str, Any]
+    pack_version: str
+    results: dict[str, QueryResult] = field(default_factory=dict)
+    queries: dict[str, Query] = field(default_factory=dict)
+
+    def rows(self, query_id: str) -> list[dict[str, Any]]:
+        result = self.results.get(query_id)
+        return result.rows if result else []
+
+    @property
+    def all_ok(self) -> bool:
+        return all(r.ok for r in self.results.values())
+
+    def gaps(self) -> list[QueryResult]:
+        """Return the results a reader must know about: failed, partial, truncated or skipped."""
+        return [r for r in self.results.values() if not r.ok or r.truncated]
+
+
+def bind_values(query: Query, devices: list[str], time_range: TimeRange,
+                overrides: dict[str, Any], earlier: dict[str, QueryResult]) -> dict[str, Any]:
+    """Work out every parameter value of *query* for this run.
+
+    Values come, in order of precedence, from the user's overrides, the run itself (devices and
+    time range) and the columns of earlier results that a parameter declares it feeds from.
+    """
+    values: dict[str, Any] = {}
+    for param in query.parameters:
+        if param.name in overrides:
+            values[param.name] = overrides[param.name]
+        elif param.type == "devices":
+            values[param.name] = list(devices)
+        elif param.name == "StartTime":
+            values[param.name] = time_range.start
+        elif param.name == "EndTime":
+            values[param.name] = time_range.end
+        elif param.feeds_from:
+            source_id, column = param.feeds_from
+            feeder = earlier.get(source_id)
+            if feeder is None or not feeder.ok:
+                raise _Skip(f"it needs {source_id}.{column}, and query {source_id!r} did not succeed")
+            seen = dict.fromkeys(str(r[column]) for r in feeder.rows if r.get(column))
+            values[param.name] = list(seen)
+    return values
+
+
+class _Skip(Exception):
+    pass
+
+
+def _with_feeders(pack: QueryPack, only: list[str], overrides: dict[str, Any]) -> set[str]:
+    """Return *only* plus the queries whose results feed a parameter the user did not set."""
+    wanted: set[str] = set()
+    pending = list(only)
+    while pending:
+        query = pack.get(pending.pop())
+        if query.id in wanted:
+            continue
+        wanted.add(query.id)
+        for param in query.parameters:
+            if param.feeds_from and param.name not in overrides:
+                pending.append(param.feeds_from[0])
+    return wanted
+
+
+def run_query(source: Source, query: Query, devices: list[str], time_range: TimeRange,
+              overrides: dict[str, Any], earlier: dict[str, QueryResult]) -> QueryResult:
+    """Bind and run one query; a failure is recorded in the result, never raised."""
+    missing = {t: why for t, why in source.unavailable_tables().items() if t in query.tables}
+    if missing and len(missing) == len(query.tables):
+        return _not_run(query, NOT_AVAILABLE, "; ".join(f"{t}: {why}" for t, why in missing.items()))
+    try:
+        values = bind_values(query, devices, time_range, overrides, earlier)
+        text = query.bind(values)
+    except _Skip as exc:
+        return _not_run(query, SKIPPED, f"skipped because {exc}")
+    except IrreportError as exc:
+        return _not_run(query, FAILED, str(exc))
+    result = source.run(query.id, text, time_range)
+    result.text = text
+    result.parameters = values
+    return result
+
+
+def _not_run(query: Query, status: str, message: str) -> QueryResult:
+    now = utcnow()
+    return QueryResult(query_id=query.id, status=status, message=message, started_at=now,
+                       finished_at=now)
+
+
+def collect(pack: QueryPack, source: Source, devices: list[str], time_range: TimeRange,
+            overrides: dict[str, Any] | None = None, only: list[str] | None = None,
+            progress: Progress | None = None) -> Collection:
+    """Run the pack's queries in dependency order and gather their results."""
+    overrides = overrides or {}
+    collection = Collection(
+        devices=list(devices), time_range=time_range, source_kind=source.kind,
+        source_provenance=source.provenance(), pack_version=pack.version(),
+    )
+    wanted = _with_feeders(pack, only, overrides) if only else None
+    for query in pack.ordered():
+        if wanted is not None and query.id not in wanted:
+            continue
+        if progress:
+            progress(query, None)
+        result = run_query(source, query, devices, time_range, overrides, collection.results)
+        if not result.ok:
+            log.warning("query %s: %s: %s", query.id, result.status, result.message)
+        collection.results[query.id] = result
+        collection.queries[query.id] = query
+        if progress:
+            progress(query, result)
+    return collection

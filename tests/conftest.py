@@ -1,0 +1,38 @@
+"""Shared fixtures: the bundled pack, the sample source and the shared real export."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def pack():
+    from irreport.pack import QueryPack
+
+    return QueryPack.load()
+
+
+@pytest.fixture(scope="session")
+def sample_source():
+    from irreport.sources.local import open_sample
+
+    source = open_sample()
+    yield source
+    source.close()
+
+
+@pytest.fixture(scope="session")
+def shared_export() -> Path:
+    """The real Advanced Hunting export; CI has it, so a missing file fails there."""
+    path = SHARED_DATA / "advanced-hunting-export" / "workstation-export.csv"
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing; CI must have ../shared/data beside the checkout")
+        pytest.skip(f"{path} not present on this machine")
+    return path
