@@ -21,15 +21,19 @@ SourceOption = typer.Option(
     None, "--source",
     help="Folder of exported tables to query offline; default: the bundled sample incident.",
 )
+TimezoneOption = typer.Option(
+    None, "--timezone",
+    help="IANA time zone of exported timestamps that carry none, such as Europe/Berlin.",
+)
 ParamOption = typer.Option(None, "--param", "-p",
                            help="Query parameter as NAME=VALUE; lists are comma-separated.")
 
 
-def open_source_announced(spec: str | None) -> Source:
+def open_source_announced(spec: str | None, timezone_name: str | None = None) -> Source:
     """Open the source and tell the user on standard error when it is the bundled sample."""
     from irreport.sources import open_source
 
-    source = open_source(spec)
+    source = open_source(spec, timezone_name=timezone_name)
     if source.kind == "sample":
         typer.echo("No tenant configured and no --source given: using the bundled sample "
                    "incident (sample data).", err=True)

@@ -10,7 +10,7 @@ import typer
 
 from irreport.cli import app
 from irreport.cli.common import (DeviceOption, EndOption, LastOption, ParamOption, StartOption,
-                                 SourceOption, open_source_announced, parse_params,
+                                 SourceOption, TimezoneOption, open_source_announced, parse_params,
                                  time_range_for)
 from irreport.errors import ConfigurationError
 
@@ -70,6 +70,7 @@ def run_query(
     end: str = EndOption,
     last: str = LastOption,
     source_spec: str = SourceOption,
+    timezone_name: str = TimezoneOption,
     params: list[str] = ParamOption,
     output_format: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
     pack_dir: Path = PackOption,
@@ -86,7 +87,7 @@ def run_query(
     pack = _load(pack_dir)
     query = pack.get(query_id)
     overrides = parse_params(params, [query])
-    source = open_source_announced(source_spec)
+    source = open_source_announced(source_spec, timezone_name)
     try:
         time_range = time_range_for(source, start, end, last)
         collection = collect(pack, source, devices, time_range, overrides, only=[query_id])

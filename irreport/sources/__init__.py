@@ -89,7 +89,8 @@ def stopwatch() -> tuple[datetime, float]:
     return utcnow(), time.perf_counter()
 
 
-def open_source(spec: str | None, config: dict[str, Any] | None = None) -> Source:
+def open_source(spec: str | None, config: dict[str, Any] | None = None,
+                timezone_name: str | None = None) -> Source:
     """Open the source named by *spec*: None for the configured tenant or the sample, or a path.
 
     The bundled sample is used when no tenant is configured, and the caller says so to the user.
@@ -104,7 +105,7 @@ def open_source(spec: str | None, config: dict[str, Any] | None = None) -> Sourc
         return open_sample()
     from irreport.sources.local import open_path
 
-    return open_path(Path(spec))
+    return open_path(Path(spec), timezone_name=timezone_name)
 
 
 def _open_configured(config: dict[str, Any]) -> Source:

@@ -204,7 +204,8 @@ def open_folder(folder: Path, kind: str = "local", label: str | None = None) -> 
     return source
 
 
-def open_path(path: Path) -> LocalSource:
+def open_path(path: Path, timezone_name: str | None = None) -> LocalSource:
+    """Open exported data at *path*; *timezone_name* is the zone of portal-local timestamps."""
     if not path.exists():
         raise SourceError(f"source {path} does not exist; pass a folder of exported tables",
                           source=str(path))
