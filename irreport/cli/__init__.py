@@ -42,24 +42,11 @@ def main() -> None:
 
     _register()
     try:
-        # Outside standalone mode click returns the code of a typer.Exit instead of exiting.
-        code = app(standalone_mode=False)
+        # Standalone mode handles usage errors and exit codes itself and lets every other
+        # exception through, so irreport's own errors are caught here.
+        app()
     except IrreportError as exc:
         if _state["verbose"]:
             raise
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here with standalone_mode off
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
-    if isinstance(code, int):
-        sys.exit(code)

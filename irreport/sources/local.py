@@ -188,6 +188,9 @@ def open_sample() -> LocalSource:
 
 def open_folder(folder: Path, kind: str = "local", label: str | None = None) -> LocalSource:
     """Load a folder of per-table files, each named for its table."""
+    if not folder.is_dir():
+        raise SourceError(f"{folder} is not a folder; expected a folder of exported tables",
+                          source=str(folder))
     files = sorted(p for p in folder.iterdir() if p.is_file() and table_file_name(p))
     if not files:
         raise SourceError(
