@@ -1,0 +1,1 @@
+"""Analysis of collected results: the process graph and the timeline of the incident."""

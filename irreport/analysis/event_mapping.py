@@ -1,0 +1,140 @@
+"""The declared mapping from query result columns to timeline events and process attachments.
+
+The mapping itself is data, `timeline_events.toml` beside this module; this module only loads it
+and turns each template into a fast function of one row.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any
+
+from irreport.textsafe import to_text
+
+MAPPING_FILE = "timeline_events.toml"
+TEMPLATE_FIELDS = ("action", "process", "account", "target", "details")
+_SINGLE_COLUMN = re.compile(r"^\{(\w+)\}$")
+
+Row = dict[str, Any]
+RowText = Callable[[Row], str]
+
+
+class _RowText:
+    """A read-only view of a row that returns every column as text, empty when absent."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row: Row):
+        self.row = row
+
+    def __getitem__(self, column: str) -> str:
+        return to_text(self.row.get(column))
+
+
+def compile_template(template: str) -> RowText:
+    """Return a function that fills *template*'s {Column} fields from a row."""
+    single = _SINGLE_COLUMN.match(template)
+    if single:
+        column = single.group(1)
+        return lambda row: to_text(row.get(column))
+    if "{" not in template:
+        return lambda row: template
+    return lambda row: template.format_map(_RowText(row)).strip()
+
+
+@dataclass(frozen=True)
+class ActorColumns:
+    """The result columns that identify the process behind a row."""
+
+    unique_id: str
+    pid: str
+    created: str
+    name: str
+    path: str
+    command_line: str
+    account: str
+    sha1: str
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One compiled mapping entry: the rules that turn one query's rows into events."""
+
+    query_id: str
+    table: str
+    category: str
+    time_column: str
+    device_column: str
+    fields: dict[str, RowText]
+    where: dict[str, Any]
+    one_per: str | None
+    alert: bool
+    attach: bool
+    actor: ActorColumns
+
+    def selected_rows(self, rows: list[Row]) -> Iterator[Row]:
+        """Yield the rows the entry keeps: those matching `where`, one per `one_per` value."""
+        if self.where:
+            rows = [r for r in rows if all(r.get(k) == v for k, v in self.where.items())]
+        if self.one_per is None:
+            yield from rows
+            return
+        yield from self._first_per_group(rows)
+
+    def _first_per_group(self, rows: list[Row]) -> Iterator[Row]:
+        # Evidence rows of one alert may lack the device, so prefer a row that names it.
+        chosen: dict[Any, Row] = {}
+        for row in rows:
+            group = row.get(self.one_per)
+            kept = chosen.get(group)
+            if kept is None or (not kept.get(self.device_column) and row.get(self.device_column)):
+                chosen[group] = row
+        yield from chosen.values()
+
+
+def load_specs(text: str | None = None) -> dict[str, EventSpec]:
+    """Load the mapping, the bundled file unless *text* is given; keys are query ids."""
+    if text is None:
+        text = resources.files("irreport.analysis").joinpath(MAPPING_FILE).read_text("utf-8")
+    raw = tomllib.loads(text)
+    defaults = raw.pop("defaults", {})
+    actors = {name: ActorColumns(**columns) for name, columns in raw.pop("actors", {}).items()}
+    return {query_id: _spec(query_id, {**defaults, **entry}, actors)
+            for query_id, entry in raw.items()}
+
+
+def _spec(query_id: str, entry: dict[str, Any], actors: dict[str, ActorColumns]) -> EventSpec:
+    return EventSpec(
+        query_id=query_id,
+        table=entry["table"],
+        category=entry["category"],
+        time_column=entry["time"],
+        device_column=entry["device"],
+        fields={name: compile_template(entry[name]) for name in TEMPLATE_FIELDS},
+        where=dict(entry.get("where", {})),
+        one_per=entry.get("one_per"),
+        alert=bool(entry.get("alert", False)),
+        attach=bool(entry.get("attach", False)),
+        actor=actors[entry["actor"]],
+    )
+
+
+def as_utc(value: Any) -> datetime | None:
+    """Return a timezone-aware UTC datetime from a datetime or an ISO 8601 string, else None."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)

@@ -1,0 +1,297 @@
+"""The process graph: which process started which, and what each one did.
+
+A node is one process, keyed `<device>:u:<ProcessUniqueId>` where the data has the unique id
+and `<device>:<pid>:<creation time>` otherwise (see `process_identity`). Edges run from the
+initiating process to the process it created. Files written, connections made, registry values
+set and the other events the mapping marks `attach = true` are kept per node in
+`graph.graph["attachments"]`, outside the node attributes, so the attributes stay GraphML scalars.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from irreport.analysis.event_mapping import EventSpec, as_utc, load_specs
+from irreport.analysis.process_identity import ProcessIndex, instant_text
+from irreport.textsafe import json_ready
+
+log = logging.getLogger(__name__)
+
+PROCESS_QUERY = "process-events"
+ATTACHMENTS = "attachments"
+NodePredicate = Callable[[str, dict[str, Any]], bool]
+
+
+def _account(domain: Any, name: Any) -> str:
+    if domain and name:
+        return f"{domain}\\{name}"
+    return str(name or "")
+
+
+def _process_attributes(device: str, pid: Any, created: Any, name: Any, path: Any = "",
+                        command_line: Any = "", account: str = "", sha1: Any = "") -> dict[str, Any]:
+    moment = as_utc(created)
+    return {
+        "device": device,
+        "pid": int(pid) if pid is not None else -1,
+        "name": str(name or ""),
+        "path": str(path or ""),
+        "command_line": str(command_line or ""),
+        "account": account,
+        "created": instant_text(moment) if moment else "",
+        "sha1": str(sha1 or "").lower(),
+        "seen_created": False,
+        "marked": False,
+        "mark_reasons": "",
+        "attachment_count": 0,
+    }
+
+
+class _GraphBuilder:
+    """Collects nodes and parent links in dicts; the networkx graph is made once at the end."""
+
+    def __init__(self) -> None:
+        self.index = ProcessIndex()
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.parent_of: dict[str, str] = {}
+        self.parent_guess: dict[str, str] = {}
+        self.device_ids: dict[str, str] = {}
+        self.attachments: dict[str, list[dict[str, Any]]] = {}
+
+    def device_key(self, row: dict[str, Any], name_column: str = "DeviceName") -> str:
+        """Return the DeviceId of the row's device, learned from rows that carry both columns."""
+        name = str(row.get(name_column) or "")
+        device_id = row.get("DeviceId")
+        if device_id:
+            self.device_ids.setdefault(name.lower(), device_id)
+            return str(device_id)
+        return self.device_ids.get(name.lower(), name)
+
+    def register_unique_ids(self, row: dict[str, Any], device: str) -> None:
+        for unique_id, pid, created in (
+            ("ProcessUniqueId", "ProcessId", "ProcessCreationTime"),
+            ("InitiatingProcessUniqueId", "InitiatingProcessId", "InitiatingProcessCreationTime"),
+        ):
+            if row.get(unique_id) is not None:
+                self.index.key_for(device, row[unique_id], row.get(pid), as_utc(row.get(created)))
+
+    def add_node(self, key: str, attributes: dict[str, Any], created_row: bool = False) -> None:
+        node = self.nodes.get(key)
+        if node is None:
+            self.nodes[key] = attributes
+            node = attributes
+        else:
+            # The first row with a value wins. A creation row and the rows of one process's
+            # own actions carry the same values, so row order matters only for empty fields.
+            for name, value in attributes.items():
+                if value not in ("", -1) and node.get(name) in ("", -1):
+                    node[name] = value
+        if created_row:
+            node["seen_created"] = True
+
+    def add_process_row(self, row: dict[str, Any]) -> None:
+        device = self.device_key(row)
+        name = str(row.get("DeviceName") or device)
+        created = as_utc(row.get("ProcessCreationTime")) or as_utc(row.get("Timestamp"))
+        child = self.index.key_for(device, row.get("ProcessUniqueId"), row.get("ProcessId"), created)
+        if child is None:
+            return
+        self.add_node(child, _process_attributes(
+            name, row.get("ProcessId"), created, row.get("FileName"), row.get("FolderPath"),
+            row.get("ProcessCommandLine"), _account(row.get("AccountDomain"), row.get("AccountName")),
+            row.get("SHA1"),
+        ), created_row=True)
+        parent = self._add_initiating(row, device, name)
+        if parent is not None and parent != child:
+            self.parent_of[child] = parent
+
+    def _add_initiating(self, row: dict[str, Any], device: str, name: str) -> str | None:
+        created = as_utc(row.get("InitiatingProcessCreationTime"))
+        parent = self.index.key_for(device, row.get("InitiatingProcessUniqueId"),
+                                    row.get("InitiatingProcessId"), created)
+        if parent is None:
+            return None
+        self.add_node(parent, _process_attributes(
+            name, row.get("InitiatingProcessId"), created, row.get("InitiatingProcessFileName"),
+            row.get("InitiatingProcessFolderPath"), row.get("InitiatingProcessCommandLine"),
+            _account(row.get("InitiatingProcessAccountDomain"), row.get("InitiatingProcessAccountName")),
+            row.get("InitiatingProcessSHA1"),
+        ))
+        grand_created = as_utc(row.get("InitiatingProcessParentCreationTime"))
+        grandparent = self.index.key_for(device, None, row.get("InitiatingProcessParentId"), grand_created)
+        if grandparent is not None and grandparent != parent:
+            self.add_node(grandparent, _process_attributes(
+                name, row.get("InitiatingProcessParentId"), grand_created,
+                row.get("InitiatingProcessParentFileName"),
+            ))
+            self.parent_guess.setdefault(parent, grandparent)
+        return parent
+
+    def attach(self, spec: EventSpec, row: dict[str, Any]) -> bool:
+        """Attach one event row to the process that did it; returns False when it names none."""
+        device = self.device_key(row, spec.device_column)
+        actor = spec.actor
+        pid = row.get(actor.pid)
+        created = as_utc(row.get(actor.created))
+        moment = as_utc(row.get(spec.time_column))
+        key = None
+        if created is None and pid is not None and moment is not None:
+            key = self.index.latest_before(device, pid, moment)
+        if key is None:
+            key = self.index.key_for(device, row.get(actor.unique_id), pid, created)
+        if key is None:
+            return False
+        self.add_node(key, _process_attributes(
+            str(row.get(spec.device_column) or device), pid, created, row.get(actor.name),
+            row.get(actor.path), row.get(actor.command_line), str(row.get(actor.account) or ""),
+            row.get(actor.sha1),
+        ))
+        self.attachments.setdefault(key, []).append(_attachment(spec, row, moment))
+        return True
+
+    def graph(self) -> nx.DiGraph:
+        for child, parent in self.parent_guess.items():
+            self.parent_of.setdefault(child, parent)
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.nodes.items())
+        graph.add_edges_from((parent, child) for child, parent in self.parent_of.items())
+        graph.graph[ATTACHMENTS] = {key: _unique(items) for key, items in self.attachments.items()}
+        for key, items in graph.graph[ATTACHMENTS].items():
+            graph.nodes[key]["attachment_count"] = len(items)
+        return graph
+
+
+def _attachment(spec: EventSpec, row: dict[str, Any], moment: Any) -> dict[str, str]:
+    fields = spec.fields
+    return {
+        "time": instant_text(moment) if moment else "",
+        "category": spec.category,
+        "action": fields["action"](row),
+        "target": fields["target"](row),
+        "details": fields["details"](row),
+        "query_id": spec.query_id,
+    }
+
+
+def _unique(items: list[dict[str, str]]) -> list[dict[str, str]]:
+    # One file event can come from several queries (file-analysis and user-writable-files).
+    seen: dict[tuple[str, str, str], dict[str, str]] = {}
+    for item in items:
+        seen.setdefault((item["time"], item["action"], item["target"]), item)
+    return sorted(seen.values(), key=lambda item: item["time"])
+
+
+def build_process_graph(collection) -> nx.DiGraph:
+    """Build the process graph of a collection from process-events and the attaching queries.
+
+    Every node gets the scalar attributes device, pid, name, path, command_line, account,
+    created (ISO 8601 UTC, empty when unknown), sha1, seen_created, marked, mark_reasons and
+    attachment_count. A parent seen only in InitiatingProcess* columns becomes a node; one that no
+    row names leaves its child a root.
+    """
+    builder = _GraphBuilder()
+    process_rows = collection.rows(PROCESS_QUERY)
+    # Unique ids first, so a process named by id and time before its own row still gets one key.
+    for row in process_rows:
+        builder.register_unique_ids(row, builder.device_key(row))
+    for row in process_rows:
+        builder.add_process_row(row)
+
+    unattached = 0
+    for spec in load_specs().values():
+        if not spec.attach:
+            continue
+        for row in spec.selected_rows(collection.rows(spec.query_id)):
+            unattached += not builder.attach(spec, row)
+    if unattached:
+        log.info("%d event rows name no process and are left out of the process graph", unattached)
+    return builder.graph()
+
+
+def attachments_of(graph: nx.DiGraph, node: str) -> list[dict[str, str]]:
+    """Return the events attached to *node*, oldest first."""
+    return graph.graph.get(ATTACHMENTS, {}).get(node, [])
+
+
+def mark_processes(graph: nx.DiGraph, selector: NodePredicate | Iterable[str], reason: str) -> int:
+    """Mark the processes that *selector* picks, a predicate on (key, attributes) or node keys.
+
+    The reason is added to the node's `mark_reasons` once; returns the number of nodes marked.
+    """
+    if callable(selector):
+        keys = [key for key, attributes in graph.nodes(data=True) if selector(key, attributes)]
+    else:
+        keys = [key for key in selector if key in graph]
+    for key in keys:
+        attributes = graph.nodes[key]
+        reasons = [r for r in attributes.get("mark_reasons", "").split("; ") if r]
+        if reason not in reasons:
+            reasons.append(reason)
+        attributes["marked"] = True
+        attributes["mark_reasons"] = "; ".join(reasons)
+    return len(keys)
+
+
+def mark_from_alert_evidence(graph: nx.DiGraph, evidence_rows: list[dict[str, Any]]) -> int:
+    """Mark processes named by alert evidence of type Process or File; returns the marks made.
+
+    A Process entity matches on its command line or SHA1, a File entity on its SHA1 or file name
+    (case-insensitive). The reason is "alert: <title>".
+    """
+    by_sha1: dict[str, set[str]] = {}
+    by_name: dict[str, set[str]] = {}
+    by_command: dict[str, set[str]] = {}
+    for row in evidence_rows:
+        entity = str(row.get("EntityType") or "")
+        if entity not in ("Process", "File"):
+            continue
+        reason = f"alert: {row.get('Title') or row.get('AlertId') or 'untitled'}"
+        if row.get("SHA1"):
+            by_sha1.setdefault(str(row["SHA1"]).lower(), set()).add(reason)
+        if entity == "Process" and row.get("ProcessCommandLine"):
+            by_command.setdefault(str(row["ProcessCommandLine"]).strip().lower(), set()).add(reason)
+        if entity == "File" and row.get("FileName"):
+            by_name.setdefault(str(row["FileName"]).lower(), set()).add(reason)
+
+    marks = 0
+    for key, attributes in list(graph.nodes(data=True)):
+        reasons = (by_sha1.get(attributes.get("sha1", ""), set())
+                   | by_name.get(attributes.get("name", "").lower(), set())
+                   | by_command.get(attributes.get("command_line", "").strip().lower(), set()))
+        for reason in sorted(reasons):
+            marks += mark_processes(graph, [key], reason)
+    return marks
+
+
+def focused_subgraph(graph: nx.DiGraph, node: str) -> nx.DiGraph:
+    """Return the ancestry and all descendants of *node*, with their attachments."""
+    keep = nx.ancestors(graph, node) | nx.descendants(graph, node) | {node}
+    subgraph = graph.subgraph(keep).copy()
+    attachments = graph.graph.get(ATTACHMENTS, {})
+    subgraph.graph[ATTACHMENTS] = {key: attachments[key] for key in keep if key in attachments}
+    return subgraph
+
+
+def write_graph(graph: nx.DiGraph, folder: Path) -> list[Path]:
+    """Write the graph as GraphML and as node-link JSON into *folder*; returns the files.
+
+    GraphML carries the scalar node attributes only; the JSON also carries the attachments,
+    under the graph attribute "attachments".
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    graphml_path = folder / "process-graph.graphml"
+    json_path = folder / "process-graph.json"
+
+    scalars_only = graph.copy(as_view=True)
+    scalars_only.graph = {k: v for k, v in graph.graph.items() if k != ATTACHMENTS}
+    nx.write_graphml(scalars_only, graphml_path)
+
+    data = json_ready(nx.node_link_data(graph, edges="edges"))
+    json_path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    return [graphml_path, json_path]

@@ -1,0 +1,96 @@
+"""Process identity: node keys built from device, ProcessUniqueId, process id and creation time.
+
+Windows reuses process ids, so a process id alone names nothing; with its creation time it
+names one process. Defender's ProcessUniqueId, where the tenant has it, names one process on
+its own and wins over the pair.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+# Kusto datetimes carry 100 ns ticks while CSV exports and the sample carry milliseconds, so
+# two times of one process are compared at millisecond precision. A time within this tolerance
+# of a known creation with the same process id is taken as that process, because Windows does
+# not hand one id to two processes within a second in practice.
+CREATION_TOLERANCE = timedelta(seconds=1)
+
+
+def instant_text(moment: datetime) -> str:
+    """Format a UTC time at millisecond precision with a trailing Z, as node keys use it."""
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def unique_key(device: str, unique_id: Any) -> str:
+    return f"{device}:u:{unique_id}"
+
+
+def pid_time_key(device: str, pid: int, created: datetime) -> str:
+    return f"{device}:{pid}:{instant_text(created)}"
+
+
+class ProcessIndex:
+    """An index from the identifying columns of a row to the node key of its process.
+
+    Lookups are dict and bisect operations, so resolving n rows costs O(n log n) at most.
+    """
+
+    def __init__(self) -> None:
+        self._exact: dict[tuple[str, int, str], str] = {}
+        self._creations: dict[tuple[str, int], list[tuple[datetime, str]]] = defaultdict(list)
+        self._unsorted: set[tuple[str, int]] = set()
+
+    def register(self, device: str, pid: int | None, created: datetime | None, key: str) -> None:
+        """Record that *key* is the process with this id created at this time."""
+        if pid is None or created is None:
+            return
+        exact = (device, pid, instant_text(created))
+        if exact in self._exact:
+            return
+        self._exact[exact] = key
+        self._creations[(device, pid)].append((created, key))
+        self._unsorted.add((device, pid))
+
+    def key_for(self, device: str, unique_id: Any, pid: int | None,
+                created: datetime | None) -> str | None:
+        """Return the key of the process, making one when it is new; None when unidentifiable."""
+        if unique_id is not None:
+            key = unique_key(device, unique_id)
+            self.register(device, pid, created, key)
+            return key
+        if pid is None or created is None:
+            return None
+        found = self.find(device, pid, created)
+        if found is not None:
+            return found
+        key = pid_time_key(device, pid, created)
+        self.register(device, pid, created, key)
+        return key
+
+    def find(self, device: str, pid: int, created: datetime) -> str | None:
+        """Return the known process with this id created at, or within the tolerance of, *created*."""
+        exact = self._exact.get((device, pid, instant_text(created)))
+        if exact is not None:
+            return exact
+        candidates = self._sorted_creations(device, pid)
+        position = bisect.bisect_left(candidates, (created, ""))
+        near = [candidates[i] for i in (position - 1, position) if 0 <= i < len(candidates)]
+        near = [(abs(moment - created), key) for moment, key in near]
+        near = [pair for pair in near if pair[0] <= CREATION_TOLERANCE]
+        return min(near)[1] if near else None
+
+    def latest_before(self, device: str, pid: int, moment: datetime) -> str | None:
+        """Return the last process with this id created at or before *moment*, for rows without a creation time."""
+        candidates = self._sorted_creations(device, pid)
+        position = bisect.bisect_right(candidates, (moment, "\uffff"))
+        return candidates[position - 1][1] if position else None
+
+    def _sorted_creations(self, device: str, pid: int) -> list[tuple[datetime, str]]:
+        creations = self._creations.get((device, pid), [])
+        if (device, pid) in self._unsorted:
+            creations.sort()
+            self._unsorted.discard((device, pid))
+        return creations

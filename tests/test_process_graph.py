@@ -1,0 +1,236 @@
+"""The process graph: identity of processes, attachments, marks, trees, drawing and export."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from irreport.analysis.process_drawing import draw_process_tree
+from irreport.analysis.process_graph import (
+    attachments_of, build_process_graph, focused_subgraph, mark_from_alert_evidence,
+    mark_processes, write_graph,
+)
+from irreport.analysis.process_tree import process_tree
+
+T0 = datetime(2026, 12, 2, 14, 42, 5, 120000, tzinfo=timezone.utc)
+DEVICE = "dev1"
+
+
+class RowsOnly:
+    """A stand-in for Collection that returns hand-written rows per query id."""
+
+    def __init__(self, **rows_by_query):
+        self.by_query = {key.replace("_", "-"): rows for key, rows in rows_by_query.items()}
+
+    def rows(self, query_id):
+        return self.by_query.get(query_id, [])
+
+
+def created(pid, name, parent_pid, parent_name, at, parent_at, command_line="", **extra):
+    row = {
+        "Timestamp": at, "DeviceId": DEVICE, "DeviceName": "host1", "ActionType": "ProcessCreated",
+        "ProcessId": pid, "FileName": name, "ProcessCommandLine": command_line or name,
+        "ProcessCreationTime": at, "AccountDomain": "host1", "AccountName": "administrator1",
+        "InitiatingProcessId": parent_pid, "InitiatingProcessFileName": parent_name,
+        "InitiatingProcessCreationTime": parent_at,
+    }
+    row.update(extra)
+    return row
+
+
+def seconds(count: float) -> datetime:
+    return T0 + timedelta(seconds=count)
+
+
+def test_reused_pid_gives_two_nodes():
+    rows = [created(500, "a.exe", 4, "explorer.exe", seconds(0), seconds(-100)),
+            created(500, "b.exe", 4, "explorer.exe", seconds(60), seconds(-100))]
+    graph = build_process_graph(RowsOnly(process_events=rows))
+    names = sorted(graph.nodes[n]["name"] for n in graph if graph.nodes[n]["pid"] == 500)
+    assert names == ["a.exe", "b.exe"]
+    assert graph.number_of_nodes() == 3
+
+
+def test_missing_parent_becomes_root():
+    row = created(500, "a.exe", None, None, seconds(0), None)
+    graph = build_process_graph(RowsOnly(process_events=[row]))
+    (node,) = graph.nodes
+    assert graph.in_degree(node) == 0
+    assert graph.nodes[node]["seen_created"] is True
+
+
+def test_initiating_process_becomes_node_with_grandparent():
+    row = created(500, "whoami.exe", 300, "cmd.exe", seconds(1), seconds(0),
+                  InitiatingProcessParentId=200, InitiatingProcessParentFileName="explorer.exe",
+                  InitiatingProcessParentCreationTime=seconds(-500))
+    graph = build_process_graph(RowsOnly(process_events=[row]))
+    names = {graph.nodes[n]["name"]: n for n in graph}
+    assert graph.has_edge(names["explorer.exe"], names["cmd.exe"])
+    assert graph.has_edge(names["cmd.exe"], names["whoami.exe"])
+    assert graph.nodes[names["cmd.exe"]]["seen_created"] is False
+    assert graph.nodes[names["explorer.exe"]]["created"] == "2026-12-02T14:33:45.120Z"
+
+
+def test_unique_id_beats_pid_and_time():
+    same_pid_time = dict(at=seconds(0), parent_at=seconds(-10))
+    rows = [created(500, "a.exe", 4, "x.exe", ProcessUniqueId=11, **same_pid_time),
+            created(500, "b.exe", 4, "x.exe", ProcessUniqueId=12, **same_pid_time),
+            # The same process reported with a creation time a little off stays one node.
+            created(500, "a.exe", 4, "x.exe", seconds(0.0004), seconds(-10), ProcessUniqueId=11)]
+    graph = build_process_graph(RowsOnly(process_events=rows))
+    assert f"{DEVICE}:u:11" in graph
+    assert f"{DEVICE}:u:12" in graph
+    assert len([n for n in graph if graph.nodes[n]["pid"] == 500]) == 2
+
+
+def test_initiating_unique_id_links_to_parent():
+    parent = created(300, "cmd.exe", 4, "explorer.exe", seconds(0), seconds(-10), ProcessUniqueId=7)
+    child = created(500, "net.exe", 300, "cmd.exe", seconds(1), seconds(0), InitiatingProcessUniqueId=7)
+    graph = build_process_graph(RowsOnly(process_events=[child, parent]))
+    assert graph.has_edge(f"{DEVICE}:u:7", next(n for n in graph if graph.nodes[n]["name"] == "net.exe"))
+    assert graph.number_of_nodes() == 3
+
+
+def test_attachment_lands_on_actor():
+    reg = created(700, "reg.exe", 300, "cmd.exe", seconds(10), seconds(0))
+    other = created(700, "notepad.exe", 300, "cmd.exe", seconds(90), seconds(0))
+    run_key = {
+        "Timestamp": seconds(10.5), "DeviceId": DEVICE, "DeviceName": "host1",
+        "ActionType": "RegistryValueSet", "RegistryKey": "HKCU\\Run", "RegistryValueName": "Upd",
+        "RegistryValueData": "C:\\odupdate.exe", "InitiatingProcessFileName": "reg.exe",
+        "InitiatingProcessId": 700, "InitiatingProcessCreationTime": seconds(10),
+    }
+    graph = build_process_graph(RowsOnly(process_events=[reg, other], run_keys=[run_key]))
+    reg_node = next(n for n in graph if graph.nodes[n]["name"] == "reg.exe")
+    (attachment,) = attachments_of(graph, reg_node)
+    assert attachment["category"] == "registry"
+    assert attachment["target"] == "HKCU\\Run\\Upd"
+    assert graph.nodes[reg_node]["attachment_count"] == 1
+    notepad = next(n for n in graph if graph.nodes[n]["name"] == "notepad.exe")
+    assert attachments_of(graph, notepad) == []
+
+
+def test_attachment_without_process_row_makes_node():
+    connection = {
+        "FirstSeen": seconds(5), "DeviceId": DEVICE, "DeviceName": "host1", "RemoteIP": "198.51.100.9",
+        "RemotePort": 443, "Connections": 3, "ActionType": "ConnectionSuccess",
+        "InitiatingProcessFileName": "svchost.exe", "InitiatingProcessId": 900,
+        "InitiatingProcessCreationTime": seconds(-9000),
+    }
+    graph = build_process_graph(RowsOnly(outbound_connections=[connection]))
+    (node,) = graph.nodes
+    assert graph.nodes[node]["seen_created"] is False
+    assert attachments_of(graph, node)[0]["target"] == "198.51.100.9:443"
+
+
+def fan_out_graph(children: int) -> nx.DiGraph:
+    rows = [created(100 + 4 * i, "conhost.exe", 300, "cmd.exe", seconds(i), seconds(-1))
+            for i in range(children)]
+    rows.append(created(90, "whoami.exe", 300, "cmd.exe", seconds(0.5), seconds(-1)))
+    return build_process_graph(RowsOnly(process_events=rows))
+
+
+def test_fan_out_collapse_label():
+    (root,) = process_tree(fan_out_graph(42))
+    assert root.name == "cmd.exe"
+    labels = [child.label for child in root.children]
+    assert labels.count("+37 more conhost.exe") == 1
+    assert len([c for c in root.children if c.name == "conhost.exe" and not c.collapsed_count]) == 5
+    assert "whoami.exe (90)" in labels
+    assert root.children[-1].collapsed_count == 37
+
+
+def test_fan_out_keeps_marked_child():
+    graph = fan_out_graph(20)
+    last = max((n for n in graph if graph.nodes[n]["name"] == "conhost.exe"),
+               key=lambda n: graph.nodes[n]["created"])
+    mark_processes(graph, [last], "finding: test")
+    (root,) = process_tree(graph)
+    shown = [c for c in root.children if c.name == "conhost.exe" and not c.collapsed_count]
+    assert len(shown) == 6
+    assert shown[-1].marked is True
+    assert root.children[-1].label == "+14 more conhost.exe"
+
+
+def test_mark_reasons_join_once():
+    graph = fan_out_graph(1)
+    count = mark_processes(graph, lambda key, node: node["name"] == "whoami.exe", "alert: A")
+    mark_processes(graph, lambda key, node: node["name"] == "whoami.exe", "alert: A")
+    mark_processes(graph, lambda key, node: node["name"] == "whoami.exe", "finding: B")
+    node = next(n for n in graph if graph.nodes[n]["name"] == "whoami.exe")
+    assert count == 1
+    assert graph.nodes[node]["mark_reasons"] == "alert: A; finding: B"
+
+
+def test_alert_evidence_marks_by_command_line_and_sha1():
+    rows = [created(300, "cmd.exe", 4, "explorer.exe", seconds(0), seconds(-9),
+                    command_line='cmd.exe /c "x.cmd"'),
+            created(500, "m.exe", 4, "explorer.exe", seconds(5), seconds(-9), SHA1="ABC123")]
+    graph = build_process_graph(RowsOnly(process_events=rows))
+    evidence = [
+        {"EntityType": "Process", "ProcessCommandLine": 'CMD.EXE /c "x.cmd"', "Title": "Script"},
+        {"EntityType": "File", "SHA1": "abc123", "FileName": "other.exe", "Title": "Mimikatz"},
+        {"EntityType": "Ip", "RemoteIP": "203.0.113.77", "Title": "C2"},
+    ]
+    mark_from_alert_evidence(graph, evidence)
+    reasons = {graph.nodes[n]["name"]: graph.nodes[n]["mark_reasons"] for n in graph}
+    assert reasons["cmd.exe"] == "alert: Script"
+    assert reasons["m.exe"] == "alert: Mimikatz"
+    assert reasons["explorer.exe"] == ""
+
+
+def test_focused_subgraph_is_ancestry_and_descendants():
+    rows = [created(300, "cmd.exe", 4, "explorer.exe", seconds(0), seconds(-9)),
+            created(500, "net.exe", 300, "cmd.exe", seconds(1), seconds(0)),
+            created(600, "net1.exe", 500, "net.exe", seconds(2), seconds(1)),
+            created(700, "notepad.exe", 4, "explorer.exe", seconds(3), seconds(-9))]
+    graph = build_process_graph(RowsOnly(process_events=rows))
+    cmd = next(n for n in graph if graph.nodes[n]["name"] == "cmd.exe")
+    names = sorted(graph.nodes[n]["name"] for n in focused_subgraph(graph, cmd))
+    assert names == ["cmd.exe", "explorer.exe", "net.exe", "net1.exe"]
+
+
+def test_graphml_and_json_round_trip(tmp_path: Path):
+    graph = fan_out_graph(3)
+    mark_processes(graph, lambda key, node: node["name"] == "whoami.exe", "alert: A")
+    graphml, node_link = write_graph(graph, tmp_path)
+    loaded = nx.read_graphml(graphml)
+    assert loaded.number_of_nodes() == graph.number_of_nodes()
+    assert loaded.number_of_edges() == graph.number_of_edges()
+    whoami = next(n for n in loaded if loaded.nodes[n]["name"] == "whoami.exe")
+    assert loaded.nodes[whoami]["marked"] is True
+    assert node_link.stat().st_size > 0
+
+
+def test_drawing_writes_png_and_svg(tmp_path: Path):
+    graph = fan_out_graph(40)
+    png = draw_process_tree(graph, tmp_path / "tree.png")
+    svg = draw_process_tree(graph, tmp_path / "tree.svg")
+    assert png.stat().st_size > 1000
+    assert svg.read_text(encoding="utf-8").startswith("<?xml")
+
+
+def test_drawing_hostile_label(tmp_path: Path):
+    row = created(500, "$\\alpha$<script>.exe", 4, "$x^{2}$.exe", seconds(0), seconds(-9),
+                  command_line="$\\frac{1}{0}$ \u202eexe.txt")
+    graph = build_process_graph(RowsOnly(process_events=[row]))
+    mark_processes(graph, lambda key, node: True, "alert: $\\beta$")
+    svg = draw_process_tree(graph, tmp_path / "hostile.svg")
+    assert svg.stat().st_size > 0
+
+
+def test_drawing_prunes_large_tree_keeping_marks(tmp_path: Path):
+    rows = [created(100 + 4 * i, f"tool{i}.exe", 300, "cmd.exe", seconds(i), seconds(-1))
+            for i in range(200)]
+    graph = build_process_graph(RowsOnly(process_events=rows))
+    mark_processes(graph, lambda key, node: node["name"] == "tool199.exe", "alert: last")
+    path = draw_process_tree(graph, tmp_path / "big.png", max_nodes=40)
+    assert path.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("empty", [nx.DiGraph()])
+def test_drawing_empty_graph(tmp_path: Path, empty):
+    assert draw_process_tree(empty, tmp_path / "empty.png").stat().st_size > 0
