@@ -34,7 +34,7 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v",
 
 def _register() -> None:
     # Imported for their side effect: each module adds its commands to `app`.
-    from irreport.cli import build, queries  # noqa: F401
+    from irreport.cli import build, queries, verify  # noqa: F401
 
 
 def main() -> None:

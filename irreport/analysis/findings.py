@@ -1,0 +1,454 @@
+"""Finding rules: each turns query results into statements with their evidence rows.
+
+A rule is a function from a Collection to findings, registered with `@rule`. Rules read only
+the pack's result columns, so they work the same on every source.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from irreport.analysis.model import Evidence, Finding
+from irreport.collect import Collection
+
+Rule = Callable[[Collection], list[Finding]]
+RULES: list[Rule] = []
+
+DISCOVERY_TOOLS = {
+    "whoami.exe": "T1033", "net.exe": "T1087.001", "net1.exe": "T1087.001",
+    "nltest.exe": "T1482", "ipconfig.exe": "T1016", "systeminfo.exe": "T1082",
+    "tasklist.exe": "T1057", "netstat.exe": "T1049", "quser.exe": "T1033", "arp.exe": "T1016",
+    "route.exe": "T1016", "dsquery.exe": "T1087.002", "query.exe": "T1033",
+    "hostname.exe": "T1082", "nslookup.exe": "T1016",
+}
+SHELLS = {"cmd.exe", "powershell.exe", "pwsh.exe", "wscript.exe", "cscript.exe"}
+CREDENTIAL_WORDS = re.compile(r"(?i)\b(password|passwd|passw|pwd|credential|secret)s?\b")
+SEARCH_TOOLS = {"findstr.exe", "select-string", "grep.exe"}
+USER_WRITABLE = re.compile(r"(?i)\\(users\\public|appdata|temp|programdata|downloads)\\")
+BRUTE_FORCE_MIN_ATTEMPTS = 20
+_MAX_TIME = datetime.max.replace(tzinfo=timezone.utc)
+DISCOVERY_WINDOW = timedelta(seconds=60)
+DISCOVERY_MIN_TOOLS = 4
+
+
+def rule(function: Rule) -> Rule:
+    RULES.append(function)
+    return function
+
+
+def run_rules(collection: Collection) -> list[Finding]:
+    """Run every rule and return the findings, most severe and earliest first."""
+    findings = [finding for check in RULES for finding in check(collection)]
+    return sorted(findings, key=lambda f: (-f.rank, f.first_seen or _MAX_TIME))
+
+
+def is_public(row: dict[str, Any], column: str = "RemoteIP",
+              type_column: str = "RemoteIPType") -> bool:
+    """Whether the row's address is on the internet, by Defender's own type where it gives one."""
+    kind = (row.get(type_column) or "").lower()
+    if kind:
+        return kind == "public"
+    return is_internet_address(row.get(column))
+
+
+_LAN_NETWORKS = [ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16",
+    "100.64.0.0/10", "0.0.0.0/8", "::1/128", "fc00::/7", "fe80::/10")]
+
+
+def is_internet_address(value: Any) -> bool:
+    """Whether *value* is an IP address outside private, loopback and link-local ranges.
+
+    Documentation ranges count as internet addresses so that the bundled sample, which uses
+    them in place of real hosts, reads as it would with real ones.
+    """
+    try:
+        address = ipaddress.ip_address(str(value or "").strip())
+    except ValueError:
+        return False
+    return not any(address in network for network in _LAN_NETWORKS
+                   if network.version == address.version)
+
+
+def _evidence(query_id: str, rows: list[dict[str, Any]], collection: Collection) -> Evidence:
+    result = collection.results.get(query_id)
+    columns = result.columns if result else sorted({k for r in rows for k in r})
+    return Evidence(query_id, rows, columns)
+
+
+def _times(rows: Iterable[dict[str, Any]], *columns: str) -> list:
+    return sorted(r[c] for r in rows for c in columns if r.get(c))
+
+
+def _names(values: Iterable[str | None]) -> list[str]:
+    return sorted({v for v in values if v})
+
+
+def _lower(value: Any) -> str:
+    return str(value or "").lower()
+
+
+@rule
+def rdp_brute_force(collection: Collection) -> list[Finding]:
+    """Many failed logons from internet addresses against one device."""
+    findings = []
+    by_device: dict[str, list[dict]] = defaultdict(list)
+    for row in collection.rows("failed-logons"):
+        if is_public(row):
+            by_device[row["DeviceName"]].append(row)
+    succeeded = {(r["DeviceName"], r["RemoteIP"]) for r in collection.rows("inbound-then-logon")}
+    for device, rows in sorted(by_device.items()):
+        attempts = sum(int(r.get("Attempts") or 0) for r in rows)
+        if attempts < BRUTE_FORCE_MIN_ATTEMPTS:
+            continue
+        addresses = _names(r.get("RemoteIP") for r in rows)
+        accounts = _names(r.get("AccountName") for r in rows)
+        winners = sorted(ip for ip in addresses if (device, ip) in succeeded)
+        times = _times(rows, "FirstSeen", "LastSeen")
+        statement = (
+            f"{device} recorded {attempts} failed logons from {len(addresses)} internet "
+            f"addresses against {len(accounts)} account names between "
+            f"{_when(times[0])} and {_when(times[-1])}."
+        )
+        if winners:
+            statement += (f" {', '.join(winners)} later logged on successfully, so the guessing "
+                          "succeeded.")
+        findings.append(Finding(
+            rule="rdp-brute-force", title="Password guessing from the internet",
+            statement=statement, severity="High" if winners else "Medium",
+            techniques=["T1110.001"] + (["T1110.003"] if len(accounts) > 5 else []),
+            phase="detection-analysis", first_seen=times[0], last_seen=times[-1],
+            devices=[device], accounts=accounts,
+            evidence=[_evidence("failed-logons", sorted(
+                rows, key=lambda r: -int(r.get("Attempts") or 0)), collection)],
+            facts={"attempts": attempts, "addresses": addresses, "successful_addresses": winners},
+        ))
+    return findings
+
+
+@rule
+def logon_after_inbound(collection: Collection) -> list[Finding]:
+    """A successful logon from an internet address soon after its inbound connection."""
+    findings = []
+    for row in collection.rows("inbound-then-logon"):
+        if not is_public(row):
+            continue
+        account = f"{row.get('AccountDomain') or ''}\\{row['AccountName']}".lstrip("\\")
+        statement = (
+            f"{account} logged on to {row['DeviceName']} ({row.get('LogonType')}) from "
+            f"{row['RemoteIP']} at {_when(row['LogonTime'])}, {row['DelaySeconds']} s after that "
+            f"address's inbound connection to port {row.get('LocalPort')}."
+        )
+        findings.append(Finding(
+            rule="logon-after-inbound", title="Logon from an internet address after its connection",
+            statement=statement, severity="High", techniques=["T1078", "T1133", "T1021.001"],
+            phase="detection-analysis", first_seen=row["ConnectionTime"],
+            last_seen=row["LogonTime"], devices=[row["DeviceName"]],
+            accounts=[row["AccountName"]],
+            evidence=[_evidence("inbound-then-logon", [row], collection)],
+            facts={"remote_ip": row["RemoteIP"], "delay_seconds": row["DelaySeconds"],
+                   "account": row["AccountName"], "logon_time": row["LogonTime"]},
+        ))
+    return findings
+
+
+def _children_by_parent(rows: list[dict]) -> dict[tuple, list[dict]]:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:
+        key = (row.get("DeviceName"), row.get("InitiatingProcessId"),
+               row.get("InitiatingProcessCreationTime"))
+        groups[key].append(row)
+    return groups
+
+
+@rule
+def discovery_burst(collection: Collection) -> list[Finding]:
+    """A shell that starts several discovery tools within a minute."""
+    findings = []
+    for (device, _, _), rows in _children_by_parent(collection.rows("process-events")).items():
+        parent = _lower(rows[0].get("InitiatingProcessFileName"))
+        if parent not in SHELLS:
+            continue
+        tools = sorted((r for r in rows if _lower(r.get("FileName")) in DISCOVERY_TOOLS),
+                       key=lambda r: r["Timestamp"])
+        if len({_lower(r["FileName"]) for r in tools}) < DISCOVERY_MIN_TOOLS:
+            continue
+        span = tools[-1]["Timestamp"] - tools[0]["Timestamp"]
+        if span > DISCOVERY_WINDOW:
+            continue
+        names = _names(r["FileName"].lower() for r in tools)
+        statement = (
+            f"On {device}, {rows[0].get('InitiatingProcessCommandLine') or parent} started "
+            f"{len(tools)} discovery commands ({', '.join(names)}) within "
+            f"{span.total_seconds():.1f} s, a pace no person types at: a script collected "
+            "account, network and system information."
+        )
+        findings.append(Finding(
+            rule="discovery-burst", title="Scripted discovery burst",
+            statement=statement, severity="High",
+            techniques=sorted({DISCOVERY_TOOLS[n] for n in names}),
+            phase="detection-analysis", first_seen=tools[0]["Timestamp"],
+            last_seen=tools[-1]["Timestamp"], devices=[device],
+            accounts=_names(r.get("AccountName") for r in tools),
+            evidence=[_evidence("process-events", tools, collection)],
+            facts={"parent_command_line": rows[0].get("InitiatingProcessCommandLine"),
+                   "seconds": span.total_seconds(), "tools": names},
+        ))
+    return findings
+
+
+@rule
+def credential_hunting(collection: Collection) -> list[Finding]:
+    """Searching files for passwords with findstr or Select-String."""
+    rows = [r for r in collection.rows("process-events")
+            if (_lower(r.get("FileName")) in SEARCH_TOOLS
+                or "select-string" in _lower(r.get("ProcessCommandLine")))
+            and CREDENTIAL_WORDS.search(r.get("ProcessCommandLine") or "")]
+    if not rows:
+        return []
+    times = _times(rows, "Timestamp")
+    devices = _names(r.get("DeviceName") for r in rows)
+    statement = (
+        f"{len(rows)} commands on {', '.join(devices)} searched files for passwords, for "
+        f"example: {rows[0].get('ProcessCommandLine')}"
+    )
+    return [Finding(
+        rule="credential-hunting", title="Credential hunting in files", statement=statement,
+        severity="High", techniques=["T1552.001"], phase="detection-analysis",
+        first_seen=times[0], last_seen=times[-1], devices=devices,
+        accounts=_names(r.get("AccountName") for r in rows),
+        evidence=[_evidence("process-events", rows, collection)],
+    )]
+
+
+@rule
+def run_key_persistence(collection: Collection) -> list[Finding]:
+    """An autostart value set on the devices that is rare in the fleet or points to a writable folder."""
+    devices = {d.lower() for d in collection.devices}
+    findings = []
+    for row in collection.rows("run-keys"):
+        if row.get("ActionType") != "RegistryValueSet" or _lower(row.get("DeviceName")) not in devices:
+            continue
+        rare = int(row.get("DevicesWithValue") or 0) <= 1
+        writable = bool(USER_WRITABLE.search(row.get("RegistryValueData") or ""))
+        if not (rare and writable):
+            continue
+        statement = (
+            f"{row.get('InitiatingProcessFileName') or 'A process'} set the autostart value "
+            f"{row['RegistryValueName']!s} = {row.get('RegistryValueData')} under "
+            f"{row['RegistryKey']} on {row['DeviceName']}; no other device has this value and it "
+            "starts a program from a user-writable folder at every logon."
+        )
+        findings.append(Finding(
+            rule="run-key-persistence", title="Run key persistence", statement=statement,
+            severity="High", techniques=["T1547.001"], phase="detection-analysis",
+            first_seen=row["Timestamp"], last_seen=row["Timestamp"], devices=[row["DeviceName"]],
+            accounts=_names([row.get("InitiatingProcessAccountName")]),
+            evidence=[_evidence("run-keys", [row], collection)],
+            facts={"key": row["RegistryKey"], "value_name": row["RegistryValueName"],
+                   "value_data": row.get("RegistryValueData")},
+        ))
+    return findings
+
+
+def _category_rows(collection: Collection, category: str) -> list[dict]:
+    return [r for r in collection.rows("malicious-activity") if r.get("Category") == category]
+
+
+@rule
+def tampering(collection: Collection) -> list[Finding]:
+    """Attempts to turn Defender off or change its settings."""
+    rows = _category_rows(collection, "Tampering")
+    if not rows:
+        return []
+    times = _times(rows, "Timestamp")
+    outcomes = _names(r.get("Outcome") for r in rows)
+    statement = (
+        f"{len(rows)} attempts to tamper with Microsoft Defender on "
+        f"{', '.join(_names(r.get('DeviceName') for r in rows))} ({'; '.join(_names(r.get('Detail') for r in rows))}); "
+        f"outcome: {', '.join(outcomes) or 'unknown'}. Tamper protection stopped "
+        "the change only if the outcome says Blocked."
+    )
+    return [Finding(
+        rule="tampering", title="Attempt to turn off Defender protection", statement=statement,
+        severity="High", techniques=["T1562.001"], phase="detection-analysis",
+        first_seen=times[0], last_seen=times[-1],
+        devices=_names(r.get("DeviceName") for r in rows),
+        accounts=_names(r.get("InitiatingProcessAccountName") for r in rows),
+        evidence=[_evidence("malicious-activity", rows, collection)],
+    )]
+
+
+@rule
+def defender_detections(collection: Collection) -> list[Finding]:
+    """Antivirus, ASR, SmartScreen, Exploit Guard and AMSI events, one finding per category."""
+    findings = []
+    techniques = {"Antivirus": ["T1204.002"], "Attack surface reduction": ["T1003.001"],
+                  "SmartScreen": ["T1189"], "Exploit Guard": ["T1071.001"],
+                  "AMSI": ["T1059.001", "T1027"]}
+    for category in ("Antivirus", "Attack surface reduction", "AMSI", "Exploit Guard",
+                     "SmartScreen"):
+        rows = _category_rows(collection, category)
+        if not rows:
+            continue
+        times = _times(rows, "Timestamp")
+        details = _names(r.get("Detail") or r.get("ActionType") for r in rows)
+        outcomes = _names(r.get("Outcome") for r in rows)
+        statement = (
+            f"Defender recorded {len(rows)} {category} events on "
+            f"{', '.join(_names(r.get('DeviceName') for r in rows))}: "
+            f"{'; '.join(details[:5])}{' …' if len(details) > 5 else ''} "
+            f"(outcome: {', '.join(outcomes)})."
+        )
+        blocked_only = all(o in ("Blocked", "Remediated") for o in outcomes)
+        findings.append(Finding(
+            rule="defender-detections", title=f"Defender detections: {category}",
+            statement=statement, severity="Medium" if blocked_only else "High",
+            techniques=techniques[category], phase="detection-analysis",
+            first_seen=times[0], last_seen=times[-1],
+            devices=_names(r.get("DeviceName") for r in rows),
+            accounts=_names(r.get("AccountName") or r.get("InitiatingProcessAccountName")
+                            for r in rows),
+            evidence=[_evidence("malicious-activity", rows, collection)],
+            facts={"category": category, "count": len(rows)},
+        ))
+    return findings
+
+
+@rule
+def lateral_movement(collection: Collection) -> list[Finding]:
+    """A remote-access connection from the devices followed by a logon on another device."""
+    rows = [r for r in collection.rows("lateral-movement") if r.get("TargetDevice")]
+    findings = []
+    for row in rows:
+        port = row.get("RemotePort")
+        protocol = {3389: "RDP", 445: "SMB", 5985: "WinRM", 5986: "WinRM", 22: "SSH"}.get(port, port)
+        delay = (row["LogonTime"] - row["ConnectionTime"]).total_seconds() if row.get("LogonTime") else None
+        statement = (
+            f"{row['SourceDevice']} connected to {row['TargetIP']} over {protocol} "
+            f"({row.get('InitiatingProcessCommandLine') or row.get('InitiatingProcessFileName')}) "
+            f"and {row.get('AccountName')} logged on to {row['TargetDevice']} "
+            f"({row.get('LogonType')}) {delay:.0f} s later: the attacker moved to a second device."
+        )
+        findings.append(Finding(
+            rule="lateral-movement", title="Hop to another device", statement=statement,
+            severity="High", techniques=["T1021.001" if port == 3389 else "T1021.002"],
+            phase="detection-analysis", first_seen=row["ConnectionTime"],
+            last_seen=row.get("LogonTime") or row["ConnectionTime"],
+            devices=[row["SourceDevice"], row["TargetDevice"]],
+            accounts=_names([row.get("AccountName")]),
+            evidence=[_evidence("lateral-movement", [row], collection)],
+            facts={"target_device": row["TargetDevice"], "target_ip": row["TargetIP"]},
+        ))
+    return findings
+
+
+@rule
+def new_local_admin(collection: Collection) -> list[Finding]:
+    """A local account created or added to the local Administrators group."""
+    rows = collection.rows("local-accounts")
+    created = [r for r in rows if r.get("ActionType") == "UserAccountCreated"]
+    promoted = [r for r in rows if r.get("ActionType") == "UserAccountAddedToLocalGroup"
+                and "admin" in _lower(r.get("GroupName"))]
+    if not created and not promoted:
+        return []
+    chosen = created + promoted
+    times = _times(chosen, "Timestamp")
+    accounts = _names(r.get("AccountName") for r in chosen)
+    statement = (
+        f"{len(created)} local accounts created and {len(promoted)} added to an administrators "
+        f"group on {', '.join(_names(r.get('DeviceName') for r in chosen))}: "
+        f"{', '.join(accounts) or 'account names not recorded'}."
+    )
+    return [Finding(
+        rule="new-local-admin", title="New local administrator account", statement=statement,
+        severity="High" if promoted else "Medium", techniques=["T1136.001", "T1098"],
+        phase="detection-analysis", first_seen=times[0], last_seen=times[-1],
+        devices=_names(r.get("DeviceName") for r in chosen), accounts=accounts,
+        evidence=[_evidence("local-accounts", chosen, collection)],
+    )]
+
+
+@rule
+def scheduled_task_persistence(collection: Collection) -> list[Finding]:
+    """A scheduled task or service created that runs from a user-writable folder."""
+    rows = [r for r in collection.rows("scheduled-tasks-services")
+            if USER_WRITABLE.search(r.get("Detail") or "")]
+    if not rows:
+        return []
+    times = _times(rows, "Timestamp")
+    names = _names(r.get("Name") for r in rows)
+    statement = (
+        f"{len(rows)} scheduled task or service records on "
+        f"{', '.join(_names(r.get('DeviceName') for r in rows))} run a program from a "
+        f"user-writable folder: {', '.join(names)}."
+    )
+    return [Finding(
+        rule="scheduled-task-persistence", title="Scheduled task persistence", statement=statement,
+        severity="High", techniques=["T1053.005"], phase="detection-analysis",
+        first_seen=times[0], last_seen=times[-1],
+        devices=_names(r.get("DeviceName") for r in rows),
+        accounts=_names(r.get("InitiatingProcessAccountName") for r in rows),
+        evidence=[_evidence("scheduled-tasks-services", rows, collection)],
+        facts={"tasks": names},
+    )]
+
+
+@rule
+def lsass_access(collection: Collection) -> list[Finding]:
+    """A process opening LSASS memory or a credential dumping command line."""
+    rows = collection.rows("lsass-access")
+    if not rows:
+        return []
+    times = _times(rows, "Timestamp")
+    processes = _names(r.get("ProcessFileName") for r in rows)
+    statement = (
+        f"{', '.join(processes)} opened or tried to dump the memory of lsass.exe on "
+        f"{', '.join(_names(r.get('DeviceName') for r in rows))} ({len(rows)} events); "
+        "credentials held in memory may be exposed."
+    )
+    return [Finding(
+        rule="lsass-access", title="Credential dumping from LSASS", statement=statement,
+        severity="High", techniques=["T1003.001"], phase="detection-analysis",
+        first_seen=times[0], last_seen=times[-1],
+        devices=_names(r.get("DeviceName") for r in rows),
+        accounts=_names(r.get("AccountName") for r in rows),
+        evidence=[_evidence("lsass-access", rows, collection)],
+    )]
+
+
+@rule
+def tool_download(collection: Collection) -> list[Finding]:
+    """A built-in tool used to download a file (certutil, bitsadmin, PowerShell web requests)."""
+    pattern = re.compile(r"(?i)(certutil(\.exe)?\s.*-urlcache|bitsadmin(\.exe)?\s.*/transfer|"
+                         r"invoke-webrequest|\biwr\b|downloadfile|downloadstring|start-bitstransfer)")
+    rows = [r for r in collection.rows("process-events")
+            if pattern.search(r.get("ProcessCommandLine") or "")]
+    if not rows:
+        return []
+    times = _times(rows, "Timestamp")
+    statement = (
+        f"{len(rows)} commands downloaded files with built-in tools on "
+        f"{', '.join(_names(r.get('DeviceName') for r in rows))}, for example: "
+        f"{rows[0].get('ProcessCommandLine')}"
+    )
+    return [Finding(
+        rule="tool-download", title="Download with a built-in tool", statement=statement,
+        severity="High", techniques=["T1105"], phase="detection-analysis",
+        first_seen=times[0], last_seen=times[-1],
+        devices=_names(r.get("DeviceName") for r in rows),
+        accounts=_names(r.get("AccountName") for r in rows),
+        evidence=[_evidence("process-events", rows, collection)],
+    )]
+
+
+def _when(value) -> str:
+    from irreport.textsafe import iso_time
+
+    return iso_time(value) if value else "an unknown time"
+

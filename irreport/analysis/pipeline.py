@@ -1,0 +1,95 @@
+"""The analyse step: from a Collection to everything the dossier states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from irreport.analysis import findings as finding_rules
+from irreport.analysis.indicators import extract_indicators
+from irreport.analysis.model import Action, Finding, Indicator
+from irreport.analysis.response import PostIncident, containment_actions, post_incident
+from irreport.analysis.settings import (GroupAdvice, automation_advice, configuration_gaps,
+                                        gap_lessons)
+from irreport.analysis.summary import Summary, summarise
+from irreport.collect import Collection
+
+
+@dataclass
+class Analysis:
+    """The findings and everything derived from them, plus the graph and the timeline."""
+
+    findings: list[Finding]
+    indicators: list[Indicator]
+    actions: list[Action]
+    summary: Summary
+    review: PostIncident
+    automation: list[GroupAdvice]
+    configuration_gaps: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    graph: Any = None
+    timeline: list[Any] = field(default_factory=list)
+    bursts: list[Any] = field(default_factory=list)
+
+
+def alerts_of(collection: Collection) -> list[dict[str, Any]]:
+    """Return one entry per alert from the alert-evidence rows, earliest first."""
+    alerts: dict[str, dict[str, Any]] = {}
+    for row in collection.rows("alert-evidence"):
+        alert = alerts.setdefault(row["AlertId"], {
+            "id": row["AlertId"], "time": row.get("AlertTime"), "title": row.get("Title"),
+            "severity": row.get("Severity"), "category": row.get("Category"),
+            "source": row.get("DetectionSource"), "techniques": row.get("AttackTechniques"),
+            "entities": 0,
+        })
+        alert["entities"] += 1
+    return sorted(alerts.values(), key=lambda a: (a["time"] is None, a["time"]))
+
+
+def analyse(collection: Collection, device_groups: dict[str, Any] | None = None) -> Analysis:
+    """Run the finding rules and derive indicators, actions, summary and advice."""
+    findings = finding_rules.run_rules(collection)
+    indicators = extract_indicators(findings, collection)
+    gaps = configuration_gaps(collection.rows("secure-configuration"))
+    alerts = alerts_of(collection)
+    first_alert = alerts[0]["time"] if alerts else None
+    analysis = Analysis(
+        findings=findings,
+        indicators=indicators,
+        actions=containment_actions(findings, indicators),
+        summary=summarise(findings, collection.devices),
+        review=post_incident(findings, first_alert, gap_lessons(gaps)),
+        automation=automation_advice(collection.rows("device-info"), device_groups),
+        configuration_gaps=gaps,
+        alerts=alerts,
+    )
+    _add_graph_and_timeline(analysis, collection)
+    return analysis
+
+
+def _add_graph_and_timeline(analysis: Analysis, collection: Collection) -> None:
+    from irreport.analysis import process_graph, timeline
+
+    graph = process_graph.build_process_graph(collection)
+    process_graph.mark_from_alert_evidence(graph, collection.rows("alert-evidence"))
+    for finding in analysis.findings:
+        commands = _command_lines(r for e in finding.evidence for r in e.rows)
+        if commands:
+            process_graph.mark_processes(
+                graph, lambda _key, node: (node.get("command_line") or "").strip().lower()
+                in commands, f"finding: {finding.title}")
+    analysis.graph = graph
+    analysis.timeline = timeline.build_timeline(collection)
+    analysis.bursts = timeline.find_bursts(analysis.timeline)
+
+
+def _command_lines(rows) -> set[str]:
+    """Return the command lines of the processes that evidence rows name, lower-cased."""
+    found = set()
+    for row in rows:
+        for column in ("ProcessCommandLine", "InitiatingProcessCommandLine"):
+            text = (row.get(column) or "").strip().lower()
+            if text:
+                found.add(text)
+                break
+    return found

@@ -1,0 +1,157 @@
+"""Containment, eradication and recovery actions, and post-incident items, derived from findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from irreport.analysis.model import Action, Finding, Indicator
+
+# Pack queries worth turning into custom detections, by the finding rule that proved them useful.
+DETECTION_CANDIDATES = {
+    "logon-after-inbound": ("inbound-then-logon",
+                            "alert when a logon follows an internet address's connection"),
+    "rdp-brute-force": ("failed-logons", "alert on many failed logons from one internet address"),
+    "run-key-persistence": ("run-keys", "alert on an autostart value seen on one device only"),
+    "credential-hunting": ("process-events",
+                           "alert on findstr or Select-String searching for passwords"),
+    "discovery-burst": ("process-events", "alert on four discovery tools from one shell in 60 s"),
+    "lateral-movement": ("lateral-movement", "alert on RDP from a workstation to a server"),
+    "scheduled-task-persistence": ("scheduled-tasks-services",
+                                   "alert on tasks that run from user-writable folders"),
+}
+
+
+def containment_actions(findings: list[Finding], indicators: list[Indicator]) -> list[Action]:
+    """Return the response steps the findings call for, most urgent first."""
+    actions: list[Action] = []
+    by_rule: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_rule.setdefault(finding.rule, []).append(finding)
+    severe = [f for f in findings if f.severity == "High"]
+    devices = sorted({d for f in severe for d in f.devices})
+    if devices:
+        actions.append(Action(
+            "Isolate the affected devices",
+            "Use Defender's device isolation (selective isolation keeps Outlook and Teams) "
+            "and collect an investigation package from each before any clean-up.",
+            devices, sorted({f.rule for f in severe}), priority=1))
+    _account_actions(actions, by_rule)
+    _indicator_actions(actions, indicators)
+    _persistence_actions(actions, by_rule)
+    if "rdp-brute-force" in by_rule or "logon-after-inbound" in by_rule:
+        exposed = sorted({d for r in ("rdp-brute-force", "logon-after-inbound")
+                          for f in by_rule.get(r, []) for d in f.devices})
+        actions.append(Action(
+            "Close RDP to the internet",
+            "Remove the port forwarding or firewall rule that exposes TCP 3389; offer remote "
+            "access only through a VPN or Remote Desktop Gateway with multifactor "
+            "authentication, and set an account lockout threshold.",
+            exposed, ["rdp-brute-force", "logon-after-inbound"], priority=1))
+    if any(f.rule == "lateral-movement" for f in findings):
+        targets = sorted({f.facts["target_device"] for f in by_rule["lateral-movement"]})
+        actions.append(Action(
+            "Investigate the devices reached from here",
+            "Run this dossier for each device the attacker reached; treat it as compromised "
+            "until its own timeline says otherwise.",
+            targets, ["lateral-movement"], priority=1))
+    if devices:
+        actions.append(Action(
+            "Scan and restore",
+            "Run a full antivirus scan after removing persistence, reset the local "
+            "administrator password (Windows LAPS), then release the isolation and watch "
+            "the devices for a week.", devices, sorted({f.rule for f in severe}), priority=3))
+    return sorted(actions, key=lambda a: a.priority)
+
+
+def _account_actions(actions: list[Action], by_rule: dict[str, list[Finding]]) -> None:
+    used = sorted({f.facts["account"] for f in by_rule.get("logon-after-inbound", [])})
+    if used:
+        actions.append(Action(
+            "Disable and reset the accounts the attacker used",
+            "Disable the accounts, reset their passwords twice, revoke their sessions, and "
+            "check where else they logged on.", used, ["logon-after-inbound"], priority=1))
+    created = sorted({a for f in by_rule.get("new-local-admin", []) for a in f.accounts})
+    if created:
+        actions.append(Action(
+            "Delete the accounts the attacker created",
+            "Remove them from local groups and delete them (net user NAME /delete) once the "
+            "evidence is preserved.", created, ["new-local-admin"], priority=2))
+
+
+def _indicator_actions(actions: list[Action], indicators: list[Indicator]) -> None:
+    addresses = [i.value for i in indicators if i.kind == "IP address"]
+    if addresses:
+        actions.append(Action(
+            "Block the attacker's addresses",
+            "Add them as Defender IP indicators (Block and remediate) and on the perimeter "
+            "firewall.", addresses, sorted({r for i in indicators if i.kind == "IP address"
+                                            for r in i.rules}), priority=2))
+    hashes = [i.value for i in indicators if i.kind in ("SHA1", "SHA256")]
+    if hashes:
+        actions.append(Action(
+            "Block the attacker's files",
+            "Add the hashes as Defender file indicators (Block and remediate) so any copy "
+            "elsewhere is quarantined.", hashes,
+            sorted({r for i in indicators if i.kind in ("SHA1", "SHA256") for r in i.rules}),
+            priority=2))
+
+
+def _persistence_actions(actions: list[Action], by_rule: dict[str, list[Finding]]) -> None:
+    for finding in by_rule.get("run-key-persistence", []):
+        facts = finding.facts
+        key = facts["key"].replace("HKEY_CURRENT_USER", "HKCU").replace("HKEY_LOCAL_MACHINE", "HKLM")
+        actions.append(Action(
+            "Remove the run key value",
+            f'Delete the value and the program it starts: reg delete "{key}" /v '
+            f'"{facts["value_name"]}" /f, then delete {facts["value_data"]}.',
+            finding.devices, [finding.rule], priority=2))
+    for finding in by_rule.get("scheduled-task-persistence", []):
+        for task in finding.facts.get("tasks", []):
+            actions.append(Action(
+                "Delete the scheduled task",
+                f'schtasks /delete /tn "{task}" /f, after exporting it as evidence.',
+                finding.devices, [finding.rule], priority=2))
+
+
+@dataclass
+class PostIncident:
+    """Lessons, preparation items and detection candidates for the post-incident review."""
+
+    first_malicious: datetime | None
+    first_alert: datetime | None
+    lessons: list[str] = field(default_factory=list)
+    detections: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def time_to_alert(self):
+        if self.first_malicious and self.first_alert:
+            return self.first_alert - self.first_malicious
+        return None
+
+
+def post_incident(findings: list[Finding], first_alert: datetime | None,
+                  settings_gaps: list[str]) -> PostIncident:
+    """Derive lessons and detection candidates from what the findings showed."""
+    starts = [f.first_seen for f in findings if f.first_seen and f.rank >= 2]
+    review = PostIncident(first_malicious=min(starts) if starts else None, first_alert=first_alert)
+    rules = {f.rule for f in findings}
+    if "rdp-brute-force" in rules:
+        review.lessons.append(
+            "Remote Desktop was reachable from the internet and hundreds of failed logons "
+            "went unanswered: no lockout threshold, no alert on the guessing itself.")
+    if "logon-after-inbound" in rules:
+        review.lessons.append(
+            "A local administrator account with a guessable password logged on from the "
+            "internet; local administrator passwords should be unique and rotated (LAPS).")
+    if rules & {"discovery-burst", "credential-hunting"}:
+        review.lessons.append(
+            "A script ran discovery and credential hunting in seconds; script control (ASR "
+            "rules in block mode, WDAC or AppLocker for user folders) would have stopped it.")
+    review.lessons.extend(settings_gaps)
+    seen = set()
+    for rule, (query_id, why) in DETECTION_CANDIDATES.items():
+        if rule in rules and (query_id, why) not in seen:
+            seen.add((query_id, why))
+            review.detections.append((query_id, why))
+    return review

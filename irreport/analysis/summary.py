@@ -1,0 +1,72 @@
+"""The executive summary: a few sentences generated from the findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from irreport.analysis.model import Finding
+from irreport.textsafe import iso_time
+
+ENTRY_RULES = ("logon-after-inbound", "rdp-brute-force", "lateral-movement")
+
+
+@dataclass
+class Summary:
+    """What happened, in sentences, with the first and last malicious activity."""
+
+    sentences: list[str]
+    first_malicious: datetime | None
+    last_malicious: datetime | None
+    entry_point: str
+    accounts: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+
+
+def summarise(findings: list[Finding], devices: list[str]) -> Summary:
+    """Write the summary; with no findings it says so rather than inventing a story."""
+    malicious = [f for f in findings if f.rank >= 2]
+    if not malicious:
+        return Summary(
+            sentences=[f"The collected data shows no malicious activity on {', '.join(devices)} "
+                       "in this range. The gaps listed under Preparation say what could not "
+                       "be seen."],
+            first_malicious=None, last_malicious=None,
+            entry_point="none identified", devices=list(devices))
+    ordered = sorted(malicious, key=lambda f: f.first_seen)
+    first = ordered[0].first_seen
+    last = max(f.last_seen or f.first_seen for f in malicious)
+    affected_devices = sorted({d for f in malicious for d in f.devices})
+    accounts = sorted({a for f in malicious for a in f.accounts
+                       if f.rule in ("logon-after-inbound", "new-local-admin", "lateral-movement")})
+    entry = _entry_point(malicious)
+    sentences = [
+        f"Between {iso_time(first)} and {iso_time(last)}, {len(malicious)} findings of medium "
+        f"or high severity were made on {', '.join(affected_devices)}.",
+        f"Most likely entry point: {entry}",
+    ]
+    steps = [f.title.lower() for f in ordered if f.rule not in ENTRY_RULES[:2]]
+    if steps:
+        sentences.append("After that came, in order: " + _join(_unique(steps)) + ".")
+    if accounts:
+        sentences.append(f"Accounts involved: {', '.join(accounts)}.")
+    return Summary(sentences, first, last, entry, accounts, affected_devices)
+
+
+def _entry_point(findings: list[Finding]) -> str:
+    for rule in ENTRY_RULES[:2]:
+        match = next((f for f in findings if f.rule == rule), None)
+        if match:
+            return match.statement
+    earliest = min(findings, key=lambda f: f.first_seen)
+    return f"not established; the earliest finding is: {earliest.statement}"
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

@@ -1,0 +1,158 @@
+"""The main job: collect the pack for some devices, analyse it and write the dossier folder."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from irreport.analysis.pipeline import Analysis, analyse
+from irreport.collect import Collection, Progress, collect
+from irreport.errors import ConfigurationError
+from irreport.evidence import (AtomicFolder, build_manifest, query_records, seal,
+                               write_evidence)
+from irreport.output import write_csv
+from irreport.pack import QueryPack
+from irreport.sources import QueryResult, Source, utcnow
+from irreport.textsafe import iso_time, json_ready
+
+FORMATS = ("html", "pdf")
+TLP_LEVELS = ("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")
+
+
+@dataclass
+class BuildRequest:
+    """What the user asked `irreport build` for."""
+
+    devices: list[str]
+    out_dir: Path
+    name: str | None = None
+    formats: tuple[str, ...] = FORMATS
+    force: bool = False
+    tlp: str = "AMBER"
+    device_groups: dict[str, Any] | None = None
+    overrides: dict[str, Any] | None = None
+    incident: dict[str, Any] | None = None
+
+
+@dataclass
+class BuildOutcome:
+    folder: Path
+    manifest: dict[str, Any]
+    collection: Collection
+    analysis: Analysis
+    refused_urls: list[str]
+
+    @property
+    def all_ok(self) -> bool:
+        return self.collection.all_ok
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ConfigurationError(f"--format {text!r} is not a list of html and pdf; write "
+                                 "html,pdf or one of them")
+    return formats
+
+
+def check_tlp(value: str) -> str:
+    level = value.strip().upper().removeprefix("TLP:")
+    if level not in TLP_LEVELS:
+        raise ConfigurationError(f"--tlp {value!r} is not one of {', '.join(TLP_LEVELS)}")
+    return level
+
+
+def folder_name(devices: list[str], end) -> str:
+    """Return a file-system-safe folder name from device names, which the user typed."""
+    joined = "+".join(devices)[:80] or "dossier"
+    safe = re.sub(r"[^A-Za-z0-9._+-]", "_", joined).strip(".") or "dossier"
+    return f"{safe}_{end:%Y-%m-%d}"
+
+
+def build_dossier(request: BuildRequest, source: Source, pack: QueryPack, time_range,
+                  progress: Progress | None = None) -> BuildOutcome:
+    """Collect, analyse and render; the folder appears only once everything is written."""
+    target = request.out_dir / (request.name or folder_name(request.devices, time_range.end))
+    atomic = AtomicFolder(target, force=request.force)
+    atomic.check_target()
+    collection = collect(pack, source, request.devices, time_range, request.overrides,
+                         progress=progress)
+    analysis = analyse(collection, request.device_groups)
+    generated_at = iso_time(utcnow())
+    with atomic as work:
+        manifest = _write_evidence(collection, analysis, work, generated_at)
+        refused = _render(collection, analysis, request, manifest, work, generated_at)
+        seal(manifest, work)
+    return BuildOutcome(target, manifest, collection, analysis, refused)
+
+
+def _write_evidence(collection: Collection, analysis: Analysis, work: Path,
+                    generated_at: str) -> dict[str, Any]:
+    from irreport.analysis import process_graph
+
+    evidence = work / "evidence"
+    files = write_evidence(collection, evidence)
+    if analysis.graph is not None:
+        process_graph.write_graph(analysis.graph, evidence)
+    _write_derived(analysis, evidence)
+    records = query_records(collection, evidence, files)
+    return build_manifest(collection, work, records, generated_at)
+
+
+def _write_derived(analysis: Analysis, evidence: Path) -> None:
+    """Write the timeline, findings and indicators beside the raw results."""
+    timeline = QueryResult(query_id="timeline", columns=[
+        "time", "device", "table", "category", "action", "process", "account", "target",
+        "details", "query_id", "alert"])
+    timeline.rows = [{c: getattr(e, c.replace("time", "time"), None) for c in timeline.columns}
+                     for e in analysis.timeline]
+    with (evidence / "timeline.csv").open("w", encoding="utf-8", newline="") as handle:
+        write_csv(timeline, handle)
+    findings = [{
+        "rule": f.rule, "title": f.title, "statement": f.statement, "severity": f.severity,
+        "techniques": f.techniques, "phase": f.phase, "first_seen": f.first_seen,
+        "last_seen": f.last_seen, "devices": f.devices, "accounts": f.accounts,
+        "evidence": [{"query": e.query_id, "rows": e.rows} for e in f.evidence],
+    } for f in analysis.findings]
+    (evidence / "findings.json").write_text(
+        json.dumps(json_ready(findings), ensure_ascii=False, indent=1), encoding="utf-8")
+    indicators = [{"kind": i.kind, "value": i.value, "context": i.context,
+                   "first_seen": i.first_seen, "found_by": i.rules} for i in analysis.indicators]
+    (evidence / "indicators.json").write_text(
+        json.dumps(json_ready(indicators), ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _render(collection: Collection, analysis: Analysis, request: BuildRequest,
+            manifest: dict[str, Any], work: Path, generated_at: str) -> list[str]:
+    from irreport.render.context import build_context
+    from irreport.render.html import render_html
+    from irreport.render.pdf import render_pdf
+
+    provenance = collection.source_provenance
+    meta = {
+        "title": f"Incident dossier: {', '.join(collection.devices)}",
+        "devices": collection.devices,
+        "time_range": collection.time_range.label(),
+        "source_label": provenance.get("label") or collection.source_kind,
+        "source_kind": collection.source_kind,
+        "is_sample": collection.source_kind == "sample",
+        "generated_at": generated_at,
+        "tlp": request.tlp,
+        "manifest_hash": manifest["core_sha256"],
+        "pack_version": collection.pack_version,
+        "incident": request.incident,
+    }
+    with tempfile.TemporaryDirectory(prefix="irreport-images-") as images:
+        context = build_context(collection, analysis, meta, Path(images))
+        html = render_html("dossier.html.j2", context)
+    refused: list[str] = []
+    if "html" in request.formats:
+        (work / "dossier.html").write_text(html, encoding="utf-8")
+    if "pdf" in request.formats:
+        refused = render_pdf(html, work / "dossier.pdf")
+    return refused

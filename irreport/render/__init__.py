@@ -1,0 +1,1 @@
+"""Rendering the dossier: jinja2 templates to HTML, weasyprint to PDF."""

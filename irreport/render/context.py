@@ -1,0 +1,223 @@
+"""Assembling the template context of the dossier from the collection and the analysis."""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from irreport import __version__
+from irreport.analysis.model import Finding
+from irreport.analysis.pipeline import Analysis
+from irreport.analysis.settings import DISRUPTION_ADVICE
+from irreport.collect import Collection
+from irreport.render.views import DISPLAY, TableView, cell, result_view, table_view
+from irreport.sources import EMPTY
+from irreport.textsafe import iso_time
+
+MAX_FOCUS = 6
+TIMELINE_ROWS = 150
+
+
+def data_uri(path: Path) -> str:
+    kind = "image/svg+xml" if path.suffix == ".svg" else "image/png"
+    return f"data:{kind};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def finding_view(finding: Finding) -> dict[str, Any]:
+    evidence = []
+    for item in finding.evidence:
+        columns, limit = DISPLAY.get(item.query_id, (item.columns[:8], 20))
+        view = table_view(item.rows, [c for c in columns if c in item.columns], min(limit, 25),
+                          item.query_id)
+        evidence.append(view)
+    return {
+        "rule": finding.rule, "title": finding.title, "statement": finding.statement,
+        "severity": finding.severity, "techniques": finding.techniques,
+        "first_seen": iso_time(finding.first_seen) if finding.first_seen else "",
+        "last_seen": iso_time(finding.last_seen) if finding.last_seen else "",
+        "evidence": evidence,
+    }
+
+
+def focus_nodes(graph) -> list[str]:
+    """Pick the processes whose ancestry and descendants the dossier draws.
+
+    Marked siblings are drawn once, under their parent, and a marked process inside another
+    focus's descendants is not drawn again.
+    """
+    import networkx as nx
+
+    marked = [n for n, a in graph.nodes(data=True) if a.get("marked")]
+    siblings = Counter(p for n in marked for p in graph.predecessors(n))
+    candidates = []
+    for node in marked:
+        parents = list(graph.predecessors(node))
+        focus = parents[0] if parents and siblings[parents[0]] >= 2 else node
+        if focus not in candidates:
+            candidates.append(focus)
+    kept = [c for c in candidates
+            if not any(c in nx.descendants(graph, other) for other in candidates if other != c)]
+
+    def weight(node: str) -> int:
+        return sum(1 for d in nx.descendants(graph, node) | {node} if graph.nodes[d].get("marked"))
+
+    return sorted(kept, key=weight, reverse=True)[:MAX_FOCUS]
+
+
+def process_focus(graph, images: Path) -> list[dict[str, Any]]:
+    from irreport.analysis import process_graph, process_tree
+
+    views = []
+    for number, node in enumerate(focus_nodes(graph)):
+        subgraph = process_graph.focused_subgraph(graph, node)
+        attributes = graph.nodes[node]
+        image = images / f"process-tree-{number}.png"
+        process_tree.draw_process_tree(subgraph, image)
+        roots = [n for n in subgraph if subgraph.in_degree(n) == 0]
+        views.append({
+            "title": f"{attributes.get('name')} (pid {attributes.get('pid')}) on "
+                     f"{attributes.get('device')}",
+            "items": process_tree.process_tree(subgraph, roots),
+            "image": data_uri(image) if image.exists() else None,
+        })
+    return views
+
+
+def gap_rows(collection: Collection) -> list[dict[str, str]]:
+    gaps = []
+    for result in collection.results.values():
+        if result.ok and not result.truncated:
+            continue
+        status = "truncated" if result.truncated else result.status
+        gaps.append({"query": result.query_id, "status": status, "message": result.message})
+    return gaps
+
+
+def timeline_view(analysis: Analysis) -> tuple[TableView, int]:
+    """Show the events within ten minutes of a finding or alert, as many as fit."""
+    events = analysis.timeline
+    anchors = sorted([f.first_seen for f in analysis.findings if f.first_seen and f.rank >= 2]
+                     + [a["time"] for a in analysis.alerts if a.get("time")])
+    window = timedelta(minutes=10)
+    if anchors:
+        near = [e for e in events if any(abs(e.time - a) <= window for a in anchors[:50])]
+    else:
+        near = events
+    chosen = near[:TIMELINE_ROWS]
+    rows = [[cell(iso_time(e.time)), cell(e.device), cell(e.category), cell(e.action),
+             cell(e.process), cell(e.account), cell(e.target, 200), cell(e.details, 200)]
+            for e in chosen]
+    view = TableView(["Time", "Device", "Category", "Action", "Process", "Account", "Target",
+                      "Details"], rows, len(chosen), "timeline")
+    return view, len(events) - len(chosen)
+
+
+def bursts_view(bursts) -> TableView:
+    rows = [[cell(iso_time(b.start)), cell(iso_time(b.end)), cell(b.device), cell(b.count),
+             cell(f"{b.events_per_second:.1f}"), cell(", ".join(b.processes[:12]))]
+            for b in bursts]
+    return TableView(["Start", "End", "Device", "Events", "Events per second", "Processes"],
+                     rows, len(rows), "timeline")
+
+
+def indicators_view(analysis: Analysis) -> TableView:
+    rows = [[cell(i.kind), cell(i.value), cell(i.context, 200),
+             cell(iso_time(i.first_seen) if i.first_seen else ""), cell(", ".join(i.rules))]
+            for i in analysis.indicators]
+    return TableView(["Kind", "Value", "Context", "First seen", "Found by"], rows, len(rows),
+                     "indicators")
+
+
+def alerts_view(analysis: Analysis) -> TableView:
+    rows = [[cell(iso_time(a["time"]) if a.get("time") else ""), cell(a["title"]),
+             cell(a["severity"]), cell(a["category"]), cell(a["source"]), cell(a["techniques"])]
+            for a in analysis.alerts]
+    return TableView(["Time", "Title", "Severity", "Category", "Detection source", "Techniques"],
+                     rows, len(rows), "alert-evidence")
+
+
+def build_context(collection: Collection, analysis: Analysis, meta: dict[str, Any],
+                  images: Path | None = None) -> dict[str, Any]:
+    """Return everything the dossier template needs; `meta` holds the cover's facts."""
+    from irreport.analysis import timeline
+
+    images = images or Path(tempfile.mkdtemp(prefix="irreport-images-"))
+    images.mkdir(parents=True, exist_ok=True)
+    chart = images / "timeline.png"
+    timeline.timeline_chart(analysis.timeline, chart, bursts=analysis.bursts)
+    timeline_table, timeline_more = timeline_view(analysis)
+    severities = Counter(f.severity for f in analysis.findings)
+    malicious = Counter(r.get("Category") for r in collection.rows("malicious-activity"))
+    review = analysis.review
+    return {
+        "meta": {**meta, "version": __version__,
+                 "query_count": len(collection.results),
+                 "failed_count": sum(1 for r in collection.results.values() if not r.ok)},
+        "summary": _summary_view(analysis),
+        "review": {"first_malicious": _time(review.first_malicious),
+                   "first_alert": _time(review.first_alert), "lessons": review.lessons,
+                   "detections": review.detections, "time_to_alert": review.time_to_alert},
+        "time_to_alert_text": _duration(review.time_to_alert),
+        "finding_counts": [(s, severities[s]) for s in ("High", "Medium", "Low") if severities[s]],
+        "findings": [finding_view(f) for f in analysis.findings],
+        "views": {query_id: result_view(collection.results.get(query_id), query_id)
+                  for query_id in DISPLAY},
+        "alerts_view": alerts_view(analysis),
+        "malicious_counts": sorted(malicious.items(), key=lambda kv: -kv[1]),
+        "configuration_gaps": analysis.configuration_gaps,
+        "gaps": gap_rows(collection),
+        "empty_queries": [r.query_id for r in collection.results.values() if r.status == EMPTY],
+        "source_warnings": list(collection.source_provenance.get("warnings", [])),
+        "process_focus": process_focus(analysis.graph, images) if analysis.graph is not None else [],
+        "timeline_chart": data_uri(chart) if chart.exists() else None,
+        "timeline_view": timeline_table,
+        "timeline_total": len(analysis.timeline),
+        "timeline_more": timeline_more,
+        "bursts": analysis.bursts,
+        "bursts_view": bursts_view(analysis.bursts),
+        "indicators_view": indicators_view(analysis),
+        "actions": analysis.actions,
+        "automation": analysis.automation,
+        "disruption_advice": DISRUPTION_ADVICE,
+        "appendix": _appendix(collection),
+    }
+
+
+def _summary_view(analysis: Analysis) -> dict[str, Any]:
+    summary = analysis.summary
+    return {"sentences": summary.sentences, "first_malicious": _time(summary.first_malicious),
+            "last_malicious": _time(summary.last_malicious), "devices": summary.devices,
+            "accounts": summary.accounts}
+
+
+def _appendix(collection: Collection) -> list[dict[str, Any]]:
+    runs = []
+    for query_id, result in collection.results.items():
+        query = collection.queries.get(query_id)
+        seconds = result.duration_seconds
+        runs.append({
+            "id": query_id, "title": query.title if query else query_id,
+            "status": result.status, "rows": len(result.rows),
+            "duration": f"{seconds:.2f} s" if seconds is not None else "not run",
+            "retries": result.retries, "truncated": result.truncated,
+            "message": result.message, "text": result.text or (query.body if query else ""),
+        })
+    return runs
+
+
+def _time(value) -> str:
+    return iso_time(value) if value else ""
+
+
+def _duration(value: timedelta | None) -> str:
+    if value is None:
+        return ""
+    seconds = int(value.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{sign}{hours} h {rest // 60} min" if hours else f"{sign}{rest // 60} min {rest % 60} s"

@@ -1,0 +1,33 @@
+"""Rendering the dossier HTML with jinja2, autoescape on."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+
+def templates_dir() -> Path:
+    """Locate `templates/`, inside the wheel or at the top of a checkout."""
+    installed = Path(str(resources.files("irreport"))) / "templates"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent.parent / "templates"
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(template: str, context: dict[str, Any]) -> str:
+    env = environment()
+    css = (templates_dir() / "dossier.css").read_text(encoding="utf-8")
+    return env.get_template(template).render(css=css, **context)

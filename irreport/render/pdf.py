@@ -1,0 +1,55 @@
+"""Rendering the dossier PDF with weasyprint, which may fetch nothing but inline data.
+
+Telemetry can hold URLs, and a URL that reached the renderer as an image or stylesheet would
+make it connect out while building evidence. The URL fetcher below serves `data:` URIs and
+files inside the package's templates folder, and refuses everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from irreport.errors import RenderError
+from irreport.render.html import templates_dir
+
+log = logging.getLogger(__name__)
+
+
+def _fetcher_class():
+    from weasyprint.urls import URLFetcher
+
+    class LocalOnlyFetcher(URLFetcher):
+        """A URL fetcher that records and refuses every URL it will not serve."""
+
+        def __init__(self):
+            super().__init__(allowed_protocols=("data", "file"), allow_redirects=False)
+            self.refused: list[str] = []
+            self.root = templates_dir().resolve()
+
+        def fetch(self, url, headers=None):
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
+            if url.startswith("file://"):
+                path = Path(url[len("file://"):].split("?")[0]).resolve()
+                if path.is_relative_to(self.root) and path.is_file():
+                    return super().fetch(url, headers)
+            self.refused.append(url)
+            log.warning("refused to fetch %r while rendering the PDF", url[:200])
+            raise ValueError(f"irreport fetches nothing while rendering; refused {url[:200]!r}")
+
+    return LocalOnlyFetcher
+
+
+def render_pdf(html: str, target: Path) -> list[str]:
+    """Write *html* as a PDF to *target*; returns the URLs that were refused."""
+    import weasyprint
+
+    fetcher = _fetcher_class()()
+    try:
+        document = weasyprint.HTML(string=html, base_url=templates_dir().as_uri() + "/",
+                                   url_fetcher=fetcher)
+        document.write_pdf(target)
+    except Exception as exc:  # weasyprint raises many unrelated types for one bad document
+        raise RenderError(f"could not render the PDF {target}: {exc}") from exc
+    return fetcher.refused

@@ -1,0 +1,113 @@
+"""Table views: which rows and columns of a result the dossier shows, made safe to display.
+
+Which columns each query shows, and how many rows, is declared here as data; the templates only
+present what a view holds. Every cell is made visible (control and bidirectional characters
+shown as <U+XXXX>) and cut to a readable length; the full value stays in the evidence files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from irreport.sources import QueryResult
+from irreport.textsafe import has_hidden_characters, shorten, visible
+
+CELL_LIMIT = 400
+DEFAULT_ROW_LIMIT = 40
+
+# query id -> (columns to show, row limit). Queries not listed show their first columns.
+DISPLAY: dict[str, tuple[list[str], int]] = {
+    "malicious-activity": (["Timestamp", "DeviceName", "Category", "ActionType", "Outcome",
+                            "Detail", "FileName", "RemoteUrl", "InitiatingProcessFileName"], 60),
+    "inbound-connections": (["DeviceName", "RemoteIP", "RemoteIPType", "LocalPort", "Connections",
+                             "FirstSeen", "LastSeen"], 40),
+    "inbound-then-logon": (["DeviceName", "RemoteIP", "LocalPort", "ConnectionTime", "LogonTime",
+                            "DelaySeconds", "LogonType", "AccountName"], 40),
+    "failed-logons": (["DeviceName", "RemoteIP", "AccountName", "LogonType", "Attempts",
+                       "FirstSeen", "LastSeen"], 30),
+    "logons": (["DeviceName", "AccountName", "LogonType", "RemoteIP", "Logons", "FirstSeen",
+                "LastSeen"], 30),
+    "file-analysis": (["Timestamp", "DeviceName", "Evidence", "ActionType", "FileName",
+                       "FolderPath", "SHA1", "PreviousFileName", "ProcessCommandLine",
+                       "InitiatingProcessFileName"], 60),
+    "run-keys": (["Timestamp", "DeviceName", "ActionType", "RegistryKey", "RegistryValueName",
+                  "RegistryValueData", "DevicesWithValue", "ValuesOnDevice",
+                  "InitiatingProcessFileName"], 40),
+    "outbound-connections": (["DeviceName", "InitiatingProcessFileName", "RemoteIP", "RemotePort",
+                              "RemoteUrl", "Connections", "FirstSeen"], 30),
+    "user-writable-files": (["Timestamp", "DeviceName", "ActionType", "FileName", "FolderPath",
+                             "SHA1", "InitiatingProcessFileName"], 30),
+    "scheduled-tasks-services": (["Timestamp", "DeviceName", "ActionType", "Name", "Detail",
+                                  "InitiatingProcessFileName"], 30),
+    "local-accounts": (["Timestamp", "DeviceName", "ActionType", "AccountName", "GroupName",
+                        "InitiatingProcessCommandLine"], 30),
+    "powershell-commands": (["Timestamp", "DeviceName", "Kind", "Command", "AccountName",
+                             "ParentFileName"], 30),
+    "lsass-access": (["Timestamp", "DeviceName", "ActionType", "ProcessFileName",
+                      "ProcessCommandLine", "AccountName"], 30),
+    "lateral-movement": (["ConnectionTime", "SourceDevice", "TargetIP", "RemotePort",
+                          "InitiatingProcessFileName", "TargetDevice", "AccountName",
+                          "LogonType", "LogonTime"], 30),
+    "alert-evidence": (["AlertTime", "Title", "Severity", "Category", "EntityType",
+                        "EvidenceRole", "DeviceName", "FileName", "RemoteIP", "AccountName"], 80),
+    "device-info": (["DeviceName", "OSPlatform", "OSVersion", "MachineGroup", "OnboardingStatus",
+                     "SensorHealthState", "ExposureLevel", "IsInternetFacing", "PublicIP",
+                     "LastReport"], 20),
+    "secure-configuration": (["DeviceName", "ConfigurationId", "Control", "ConfigurationName",
+                              "IsCompliant"], 60),
+    "telemetry-coverage": (["DeviceName", "Table", "Events", "FirstEvent", "LastEvent"], 60),
+    "process-events": (["Timestamp", "DeviceName", "FileName", "ProcessCommandLine",
+                        "InitiatingProcessFileName", "AccountName"], 40),
+}
+
+
+@dataclass
+class Cell:
+    text: str
+    cut: bool = False
+    hidden: bool = False
+
+
+@dataclass
+class TableView:
+    """Rows ready for a template, with the count of rows left out."""
+
+    columns: list[str]
+    rows: list[list[Cell]]
+    total: int
+    query_id: str = ""
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.rows)
+
+
+def cell(value: Any, limit: int = CELL_LIMIT) -> Cell:
+    text = visible(value, keep_breaks=True)
+    short, cut = shorten(text, limit)
+    return Cell(short, cut, has_hidden_characters(value))
+
+
+def table_view(rows: list[dict[str, Any]], columns: list[str] | None = None,
+               limit: int = DEFAULT_ROW_LIMIT, query_id: str = "") -> TableView:
+    """Return the first *limit* rows with the chosen columns, every cell made safe."""
+    if columns is None:
+        columns = list(rows[0].keys())[:8] if rows else []
+    present = [c for c in columns if not rows or c in rows[0]]
+    body = [[cell(row.get(c)) for c in present] for row in rows[:limit]]
+    return TableView(present, body, len(rows), query_id)
+
+
+def result_view(result: QueryResult | None, query_id: str) -> TableView:
+    """Return the declared view of one query's result."""
+    if result is None:
+        return TableView([], [], 0, query_id, note="not run")
+    columns, limit = DISPLAY.get(query_id, (result.columns[:8], DEFAULT_ROW_LIMIT))
+    view = table_view(result.rows, [c for c in columns if c in result.columns] or None, limit,
+                      query_id)
+    if not result.ok:
+        view.note = f"{result.status}: {result.message}"
+    return view
