@@ -1,0 +1,106 @@
+"""The timeline chart for the dossier: events per category over time, alerts and bursts marked."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from irreport.analysis.timeline import Burst, TimelineEvent
+
+FIGURE_WIDTH_IN = 10.0
+LANE_HEIGHT_IN = 0.28
+PNG_DPI = 150
+ALERT_COLOUR = "#c0392b"
+BURST_COLOUR = "#f39c12"
+# A burst of two seconds in a chart of three days would be thinner than a pixel, so every
+# shaded span is at least this share of the time axis.
+MIN_SPAN_SHARE = 0.004
+
+
+def _figure(lanes: int):
+    from matplotlib.figure import Figure
+
+    height = max(4.0, lanes * LANE_HEIGHT_IN + 1.2)
+    return Figure(figsize=(FIGURE_WIDTH_IN, height))
+
+
+def _save(figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=PNG_DPI, format="svg" if path.suffix.lower() == ".svg" else "png",
+                   bbox_inches="tight")
+    return path
+
+
+def _lanes(events: list[TimelineEvent]) -> list[str]:
+    """Return the categories in order of first appearance, alerts last so they sit on top."""
+    categories = list(dict.fromkeys(event.category for event in events if not event.alert))
+    if any(event.alert for event in events):
+        categories.append("alert")
+    return categories
+
+
+def _shade_bursts(ax, bursts: list[Burst], span: timedelta) -> None:
+    least = span * MIN_SPAN_SHARE
+    for index, burst in enumerate(bursts):
+        middle = burst.start + (burst.end - burst.start) / 2
+        half = max(burst.end - burst.start, least) / 2
+        ax.axvspan(middle - half, middle + half, color=BURST_COLOUR, alpha=0.25, linewidth=0,
+                   label="burst of automated activity" if index == 0 else None)
+
+
+def _mark_alerts(ax, alerts: list[TimelineEvent], lane: int) -> None:
+    for index, alert in enumerate(alerts):
+        ax.axvline(alert.time, color=ALERT_COLOUR, linewidth=0.6, alpha=0.5,
+                   label="alert" if index == 0 else None)
+    ax.plot([alert.time for alert in alerts], [lane] * len(alerts), linestyle="none",
+            marker="v", markersize=6, color=ALERT_COLOUR)
+
+
+def timeline_chart(events: list[TimelineEvent], path: Path,
+                   bursts: list[Burst] | None = None) -> Path:
+    """Draw events over time, one lane per category, into *path* (.svg, else PNG); returns path.
+
+    Alerts are red lines with a marker in their own lane and bursts are shaded. The figure is
+    10 in wide, so it fits an A4 page, and grows by lane. An empty list gives a chart that says
+    "no events".
+    """
+    import matplotlib.dates as mdates
+
+    lanes = _lanes(events)
+    figure = _figure(len(lanes))
+    ax = figure.add_subplot()
+    if not events:
+        ax.text(0.5, 0.5, "no events", ha="center", va="center", transform=ax.transAxes,
+                fontsize=12, color="grey")
+        ax.set_axis_off()
+        return _save(figure, path)
+
+    lane_of = {category: index for index, category in enumerate(lanes)}
+    times: dict[str, list] = {category: [] for category in lanes}
+    for event in events:
+        if not event.alert:
+            times[event.category].append(event.time)
+    for category, moments in times.items():
+        ax.plot(moments, [lane_of[category]] * len(moments), linestyle="none", marker="|",
+                markersize=9, markeredgewidth=0.8)
+
+    moments = [event.time for event in events]
+    span = max(max(moments) - min(moments), timedelta(seconds=1))
+    _shade_bursts(ax, bursts or [], span)
+    alerts = [event for event in events if event.alert]
+    if alerts:
+        _mark_alerts(ax, alerts, lane_of["alert"])
+
+    ax.set_yticks(range(len(lanes)), lanes, fontsize=8)
+    ax.set_ylim(len(lanes) - 0.5, -0.5)
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_xlabel("time (UTC)", fontsize=8)
+    ax.grid(axis="x", linewidth=0.3, alpha=0.5)
+    if alerts or bursts:
+        ax.legend(loc="upper left", fontsize=7, frameon=False)
+    return _save(figure, path)

@@ -1,0 +1,150 @@
+"""The timeline: the declared mapping, merging, burst detection and the chart."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from irreport.analysis.event_mapping import load_specs
+from irreport.analysis.timeline import TimelineEvent, build_timeline, find_bursts, timeline_chart
+
+T0 = datetime(2026, 12, 2, 14, 42, 5, 120000, tzinfo=timezone.utc)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def event(seconds: float, process: str = "cmd.exe", device: str = "host1",
+          category: str = "process", alert: bool = False) -> TimelineEvent:
+    return TimelineEvent(time=at(seconds), device=device, table="DeviceProcessEvents",
+                         category=category, action="ProcessCreated", process=process,
+                         account="administrator1", target="x.exe", details="", query_id="process-events",
+                         alert=alert)
+
+
+class RowsOnly:
+    """A stand-in for Collection that returns hand-written rows per query id."""
+
+    def __init__(self, **rows_by_query):
+        self.by_query = {key.replace("_", "-"): rows for key, rows in rows_by_query.items()}
+        self.devices = ["host1"]
+        self.queries = {}
+
+    def rows(self, query_id):
+        return self.by_query.get(query_id, [])
+
+
+def test_mapping_names_only_pack_queries(pack):
+    pack_ids = {query.id for query in pack}
+    for query_id in load_specs():
+        assert query_id in pack_ids, f"{query_id} is mapped but not in the pack"
+
+
+def test_mapping_tables_belong_to_query(pack):
+    for query_id, spec in load_specs().items():
+        assert spec.table in pack.get(query_id).tables, query_id
+
+
+def test_mapping_covers_graph_inputs():
+    attached = {query_id for query_id, spec in load_specs().items() if spec.attach}
+    assert attached >= {"file-analysis", "user-writable-files", "outbound-connections", "run-keys",
+                        "malicious-activity", "lsass-access", "scheduled-tasks-services",
+                        "local-accounts"}
+
+
+def test_summary_becomes_one_event_at_first_seen():
+    summary = {"DeviceName": "host1", "RemoteIP": "192.0.2.10", "AccountName": "admin",
+               "AccountDomain": "host1", "LogonType": "Network", "Attempts": 42,
+               "FirstSeen": at(0), "LastSeen": at(86400), "FailureReasons": ["UnknownUser"]}
+    (only,) = build_timeline(RowsOnly(failed_logons=[summary]))
+    assert only.time == at(0)
+    assert only.category == "failed logon"
+    assert only.target == "192.0.2.10"
+    assert only.details.startswith("42 failed logons until 2026-12-03T14:42:05.12Z")
+
+
+def test_alerts_one_event_per_alert():
+    evidence = [
+        {"AlertId": "da1", "AlertTime": at(60), "Title": "Mimikatz", "EntityType": "File"},
+        {"AlertId": "da1", "AlertTime": at(60), "Title": "Mimikatz", "EntityType": "Machine",
+         "DeviceName": "host1"},
+        {"AlertId": "da2", "AlertTime": at(30), "Title": "Run key", "DeviceName": "host1"},
+    ]
+    events = build_timeline(RowsOnly(alert_evidence=evidence))
+    assert [e.action for e in events] == ["Run key", "Mimikatz"]
+    assert all(e.alert for e in events)
+    assert events[1].device == "host1"
+
+
+def test_repeated_file_event_kept_once():
+    row = {"Timestamp": at(5), "DeviceName": "host1", "ActionType": "FileCreated",
+           "FolderPath": "C:\\Users\\Public\\odupdate.exe", "InitiatingProcessFileName": "certutil.exe",
+           "Evidence": "File"}
+    events = build_timeline(RowsOnly(file_analysis=[row], user_writable_files=[dict(row)]))
+    assert len(events) == 1
+    assert events[0].query_id == "file-analysis"
+
+
+def test_timeline_sorted_across_queries():
+    process = {"Timestamp": at(10), "DeviceName": "host1", "ActionType": "ProcessCreated",
+               "FileName": "whoami.exe", "InitiatingProcessFileName": "cmd.exe"}
+    registry = {"Timestamp": at(2), "DeviceName": "host1", "ActionType": "RegistryValueSet",
+                "RegistryKey": "HKCU\\Run", "RegistryValueName": "Upd", "InitiatingProcessFileName": "reg.exe"}
+    events = build_timeline(RowsOnly(process_events=[process], run_keys=[registry]))
+    assert [e.process for e in events] == ["reg.exe", "cmd.exe"]
+    assert events[0].target == "HKCU\\Run\\Upd"
+
+
+def test_bursts_exact_on_hand_made_events():
+    # Six events 0.2 s apart, a pause, four more (too few), then human-paced ones.
+    times = [0, 0.2, 0.4, 0.6, 0.8, 1.0, 10, 10.5, 11, 11.5, 100, 200, 300, 400, 500]
+    bursts = find_bursts([event(t) for t in times])
+    device_bursts = [b for b in bursts if b.kind == "device"]
+    assert len(device_bursts) == 1
+    (burst,) = device_bursts
+    assert burst.count == 6
+    assert burst.start == at(0)
+    assert burst.end == at(1.0)
+    assert burst.events_per_second == pytest.approx(6.0)
+    assert burst.processes == ["cmd.exe"]
+
+
+def test_bursts_per_process_and_device():
+    # Two processes interleave: together a burst of 8, alone neither reaches five.
+    events = [event(i * 0.1, process="a.exe" if i % 2 else "b.exe") for i in range(8)]
+    bursts = find_bursts(events)
+    assert [(b.kind, b.count) for b in bursts] == [("device", 8)]
+    assert bursts[0].processes == ["b.exe", "a.exe"]
+
+
+def test_bursts_separate_devices():
+    events = [event(i * 0.1, device="host1") for i in range(3)]
+    events += [event(i * 0.1 + 0.05, device="host2") for i in range(3)]
+    assert find_bursts(sorted(events, key=lambda e: e.time)) == []
+
+
+def test_bursts_unsorted_input():
+    events = [event(t) for t in (0.4, 0.0, 0.2, 0.8, 0.6)]
+    (device_burst, process_burst) = find_bursts(events)
+    assert device_burst.start == at(0)
+    assert process_burst.kind == "process"
+
+
+def test_burst_zero_duration_rate_is_finite():
+    (burst, _) = find_bursts([event(0) for _ in range(5)])
+    assert burst.events_per_second == pytest.approx(5000.0)
+
+
+def test_chart_writes_png(tmp_path: Path):
+    events = [event(i * 0.1) for i in range(10)] + [event(3600, category="file")]
+    events.append(event(4000, category="alert", alert=True))
+    path = timeline_chart(events, tmp_path / "timeline.png", bursts=find_bursts(events))
+    assert path.stat().st_size > 5000
+
+
+def test_chart_empty_says_no_events(tmp_path: Path):
+    path = timeline_chart([], tmp_path / "empty.svg")
+    assert "no events" in path.read_text(encoding="utf-8")
