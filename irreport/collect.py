@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,10 +102,27 @@ def run_query(source: Source, query: Query, devices: list[str], time_range: Time
         return _not_run(query, SKIPPED, f"skipped because {exc}")
     except IrreportError as exc:
         return _not_run(query, FAILED, str(exc))
-    result = source.run(query.id, text, time_range)
-    result.text = text
+    result = source.run(query.id, text, time_range, rebind=_rebinder(query, values, overrides))
+    # A source may send more than the bound text (a prelude); keep what it actually sent.
+    result.text = result.text or text
     result.parameters = values
     return result
+
+
+def _rebinder(query: Query, values: dict[str, Any],
+              overrides: dict[str, Any]) -> Callable[[TimeRange], str] | None:
+    """Return a function binding *query* to a sub-range, if its header allows splitting."""
+    if query.extra.get("splittable") != "yes":
+        return None
+    if "StartTime" in overrides or "EndTime" in overrides:
+        return None
+    if not (query.parameter("StartTime") and query.parameter("EndTime")):
+        return None
+
+    def rebind(sub_range: TimeRange) -> str:
+        return query.bind({**values, "StartTime": sub_range.start, "EndTime": sub_range.end})
+
+    return rebind
 
 
 def _not_run(query: Query, status: str, message: str) -> QueryResult:
@@ -116,23 +134,81 @@ def _not_run(query: Query, status: str, message: str) -> QueryResult:
 def collect(pack: QueryPack, source: Source, devices: list[str], time_range: TimeRange,
             overrides: dict[str, Any] | None = None, only: list[str] | None = None,
             progress: Progress | None = None) -> Collection:
-    """Run the pack's queries in dependency order and gather their results."""
+    """Run the pack's queries and gather their results, keyed in pack order.
+
+    Up to the source's `max_concurrency` queries run at once; a query starts only when the
+    queries feeding its parameters have finished. *progress* is always called on the calling
+    thread, once when a query starts and once with its result.
+    """
     overrides = overrides or {}
     collection = Collection(
         devices=list(devices), time_range=time_range, source_kind=source.kind,
         source_provenance=source.provenance(), pack_version=pack.version(),
     )
     wanted = _with_feeders(pack, only, overrides) if only else None
-    for query in pack.ordered():
-        if wanted is not None and query.id not in wanted:
-            continue
+    order = [q for q in pack.ordered() if wanted is None or q.id in wanted]
+
+    def run_one(query: Query, earlier: dict[str, QueryResult]) -> QueryResult:
+        return run_query(source, query, devices, time_range, overrides, earlier)
+
+    limit = max(1, int(getattr(source, "max_concurrency", 1) or 1))
+    if limit == 1:
+        results = _run_in_order(order, run_one, progress)
+    else:
+        results = _run_concurrently(order, run_one, progress, limit, overrides)
+    for query in order:
+        collection.results[query.id] = results[query.id]
+        collection.queries[query.id] = query
+    return collection
+
+
+RunOne = Callable[[Query, dict[str, QueryResult]], QueryResult]
+
+
+def _run_in_order(order: list[Query], run_one: RunOne,
+                  progress: Progress | None) -> dict[str, QueryResult]:
+    done: dict[str, QueryResult] = {}
+    for query in order:
         if progress:
             progress(query, None)
-        result = run_query(source, query, devices, time_range, overrides, collection.results)
-        if not result.ok:
-            log.warning("query %s: %s: %s", query.id, result.status, result.message)
-        collection.results[query.id] = result
-        collection.queries[query.id] = query
-        if progress:
-            progress(query, result)
-    return collection
+        done[query.id] = _finished(query, run_one(query, done), progress)
+    return done
+
+
+def _run_concurrently(order: list[Query], run_one: RunOne, progress: Progress | None,
+                      limit: int, overrides: dict[str, Any]) -> dict[str, QueryResult]:
+    scheduled = {q.id for q in order}
+    needs = {q.id: _feeders(q, overrides) & scheduled for q in order}
+    pending = list(order)
+    running: dict[Future, Query] = {}
+    done: dict[str, QueryResult] = {}
+    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="irreport-query") as pool:
+        while pending or running:
+            for query in [q for q in pending if needs[q.id] <= done.keys()]:
+                if len(running) >= limit:
+                    break
+                pending.remove(query)
+                if progress:
+                    progress(query, None)
+                running[pool.submit(run_one, query, dict(done))] = query
+            if not running:
+                raise RuntimeError(f"no query can start: {[q.id for q in pending]} wait on "
+                                   "queries that never ran")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                query = running.pop(future)
+                done[query.id] = _finished(query, future.result(), progress)
+    return done
+
+
+def _feeders(query: Query, overrides: dict[str, Any]) -> set[str]:
+    return {p.feeds_from[0] for p in query.parameters
+            if p.feeds_from and p.name not in overrides}
+
+
+def _finished(query: Query, result: QueryResult, progress: Progress | None) -> QueryResult:
+    if not result.ok:
+        log.warning("query %s: %s: %s", query.id, result.status, result.message)
+    if progress:
+        progress(query, result)
+    return result

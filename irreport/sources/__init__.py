@@ -8,6 +8,7 @@ path to the module that handles it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -57,7 +58,11 @@ class QueryResult:
 
 
 class Source(Protocol):
-    """What the collector needs from a data source."""
+    """What the collector needs from a data source.
+
+    A source may also have `max_concurrency`, the number of queries it accepts at once; a
+    source without it (the offline one) runs one query at a time.
+    """
 
     #: short kind such as "sample", "local", "defender", "sentinel" or "adx"
     kind: str
@@ -68,8 +73,13 @@ class Source(Protocol):
     def default_range(self) -> TimeRange | None:
         """Return the range to use when the user gives none, or None for the last 48 hours."""
 
-    def run(self, query_id: str, text: str, time_range: TimeRange) -> QueryResult:
-        """Run *text* and return its result; failures are recorded in the result, not raised."""
+    def run(self, query_id: str, text: str, time_range: TimeRange,
+            rebind: Callable[[TimeRange], str] | None = None) -> QueryResult:
+        """Run *text* and return its result; failures are recorded in the result, not raised.
+
+        *rebind* returns the query bound to a narrower range; it is given only for queries that
+        may be split by time, and a source may use it to re-run a result cut at its row limit.
+        """
 
     def unavailable_tables(self) -> dict[str, str]:
         """Return {table: reason} for tables this source cannot serve at all."""
@@ -81,6 +91,9 @@ class Source(Protocol):
         ...
 
 
+LIVE_KINDS = ("defender", "sentinel", "adx")
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -90,16 +103,18 @@ def stopwatch() -> tuple[datetime, float]:
 
 
 def open_source(spec: str | None, config: dict[str, Any] | None = None,
-                timezone_name: str | None = None) -> Source:
+                timezone_name: str | None = None,
+                prompt: Callable[[str], None] | None = None) -> Source:
     """Open the source named by *spec*: None for the configured tenant or the sample, or a path.
 
     The bundled sample is used when no tenant is configured, and the caller says so to the user.
+    *prompt* shows sign-in instructions such as a device code.
     """
     from pathlib import Path
 
     if spec in (None, "", "sample"):
         if config and config.get("source"):
-            return _open_configured(config)
+            return _open_configured(config, prompt)
         from irreport.sources.local import open_sample
 
         return open_sample()
@@ -108,11 +123,17 @@ def open_source(spec: str | None, config: dict[str, Any] | None = None,
     return open_path(Path(spec), timezone_name=timezone_name)
 
 
-def _open_configured(config: dict[str, Any]) -> Source:
+def _open_configured(config: dict[str, Any], prompt: Callable[[str], None] | None = None) -> Source:
+    """Open the live source that the configuration's `[source] kind` names."""
+    from importlib import import_module
+
     from irreport.errors import ConfigurationError
 
     kind = config["source"].get("kind") if isinstance(config["source"], dict) else None
-    raise ConfigurationError(
-        f"source kind {kind!r} in the configuration is not supported by this build; "
-        "use --source PATH for exported data"
-    )
+    if kind not in LIVE_KINDS:
+        raise ConfigurationError(
+            f"[source] kind {kind!r} in the configuration is not known; expected one of "
+            f"{', '.join(LIVE_KINDS)}, or use --source PATH for exported data"
+        )
+    module = import_module(f"irreport.sources.{kind}")
+    return module.open_from_config(config, prompt=prompt)

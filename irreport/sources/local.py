@@ -113,7 +113,9 @@ class LocalSource:
             return None
         return TimeRange(_aware(min(starts)), _aware(max(ends)) + timedelta(seconds=1))
 
-    def run(self, query_id: str, text: str, time_range: TimeRange) -> QueryResult:
+    def run(self, query_id: str, text: str, time_range: TimeRange,
+            rebind=None) -> QueryResult:
+        # DuckDB has no row limit, so *rebind* is never needed here.
         import duckdb_kql
 
         result = QueryResult(query_id=query_id, text=text)
