@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import typer
 
@@ -19,13 +20,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_state = {"verbose": False}
+_state = {"verbose": False, "config": None}
 
 
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v",
-                                       help="Log debug messages and show tracebacks.")):
+                                       help="Log debug messages and show tracebacks."),
+          config: Path = typer.Option(None, "--config",
+                                      help="irreport.toml to use instead of the usual places.")):
     _state["verbose"] = verbose
+    _state["config"] = config
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -34,7 +38,7 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v",
 
 def _register() -> None:
     # Imported for their side effect: each module adds its commands to `app`.
-    from irreport.cli import build, queries, verify  # noqa: F401
+    from irreport.cli import auth, build, queries, sources, verify  # noqa: F401
 
 
 def main() -> None:

@@ -29,11 +29,25 @@ ParamOption = typer.Option(None, "--param", "-p",
                            help="Query parameter as NAME=VALUE; lists are comma-separated.")
 
 
+def loaded_config() -> dict[str, Any]:
+    """Return the configuration from --config or the usual places, with the environment applied."""
+    from irreport.cli import _state
+    from irreport.config import load_config
+
+    return load_config(_state.get("config"))
+
+
+def show_prompt(message: str) -> None:
+    """Show a sign-in instruction, such as the device code, on standard error."""
+    typer.echo(message, err=True)
+
+
 def open_source_announced(spec: str | None, timezone_name: str | None = None) -> Source:
     """Open the source and tell the user on standard error when it is the bundled sample."""
     from irreport.sources import open_source
 
-    source = open_source(spec, timezone_name=timezone_name)
+    source = open_source(spec, config=loaded_config(), timezone_name=timezone_name,
+                         prompt=show_prompt)
     if source.kind == "sample":
         typer.echo("No tenant configured and no --source given: using the bundled sample "
                    "incident (sample data).", err=True)
