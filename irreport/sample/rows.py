@@ -1,8 +1,8 @@
 """Accounts, files, devices and processes of the sample incident, and the table rows they emit.
 
-Every row caused by a process takes its InitiatingProcess* values from Process.initiating_fields, so a
-row in any table carries exactly the values that the process's own creation row carries and can be
-attached to the right node of a process tree.
+Every row caused by a process takes its InitiatingProcess* values from Process.initiating_fields.
+A row in any table therefore carries the same values as the creation rows of that process's
+children, so it can be attached to the right node of a process tree.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "data" / "schemas" / "adv
 
 # Windows hands out ephemeral client ports from this range since Vista.
 EPHEMERAL_PORTS = (49152, 65535)
+
+# Every row's Timestamp lies in [DATA_START, DATA_END); anchor.json records the same range.
+DATA_START = datetime(2026, 11, 30, tzinfo=timezone.utc)
+DATA_END = datetime(2026, 12, 3, tzinfo=timezone.utc)
 
 
 def load_table_columns(path: Path = SCHEMA_PATH) -> dict[str, list[str]]:
@@ -104,10 +108,10 @@ class File:
     def name(self) -> str:
         return self.path.rsplit("\\", 1)[-1]
 
-    def hash_fields(self, prefix: str = "") -> dict[str, object]:
+    def hash_fields(self) -> dict[str, object]:
         if not self.has_image:
             return {}
-        return {f"{prefix}SHA1": self.sha1, f"{prefix}SHA256": self.sha256, f"{prefix}MD5": self.md5}
+        return {"SHA1": self.sha1, "SHA256": self.sha256, "MD5": self.md5}
 
 
 @dataclass
@@ -141,18 +145,18 @@ class Device:
     def local_account(self, name: str, rid: int) -> Account:
         return Account(self.name, name, f"{self.machine_sid}-{rid}")
 
-    def new_pid(self, rng: random.Random) -> int:
-        # Windows process ids are multiples of 4. Reuse is left to reuse_pid so that it happens
-        # only where the sample means it to.
+    def new_pid(self, rng: random.Random, low: int = 1000, high: int = 20000) -> int:
+        # Windows process ids are multiples of 4. Ids are never handed out twice here, so reuse
+        # happens only where a caller passes an old id to spawn on purpose.
         while True:
-            pid = rng.randrange(1000, 20000, 4)
+            pid = rng.randrange(low, high, 4)
             if pid not in self.pids:
                 self.pids.add(pid)
                 return pid
 
     def new_unique_id(self, created: datetime) -> int:
-        # Defender's ProcessUniqueId grows with creation time on a device, so derive it from the
-        # milliseconds since boot and step past collisions.
+        # Milliseconds since boot make the ids grow with creation time on a device. Collisions step
+        # to the next free value.
         value = int((created - self.boot).total_seconds() * 1000) + 1
         while value in self.unique_ids:
             value += 1
@@ -198,20 +202,20 @@ class Process:
 
     def initiating_fields(self) -> dict[str, object]:
         """Return the InitiatingProcess* values that every row caused by this process carries."""
+        # SHA256, MD5 and integrity level appear only on the process's own creation row, which keeps
+        # the sample small. SHA1 is enough to join a row to its file.
         fields: dict[str, object] = {
             "InitiatingProcessAccountDomain": self.account.domain,
             "InitiatingProcessAccountName": self.account.name,
             "InitiatingProcessAccountSid": self.account.sid,
             "InitiatingProcessLogonId": self.logon_id,
-            "InitiatingProcessIntegrityLevel": self.integrity,
-            **self.image.hash_fields("InitiatingProcess"),
+            "InitiatingProcessSHA1": self.image.sha1 or None,
             "InitiatingProcessFileName": self.image.name,
             "InitiatingProcessId": self.pid,
-            "InitiatingProcessCommandLine": self.command_line,
+            "InitiatingProcessCommandLine": self.command_line or None,
             "InitiatingProcessCreationTime": iso(self.created),
             "InitiatingProcessUniqueId": self.unique_id,
         }
-        fields.pop("InitiatingProcessMD5", None)
         if self.image.has_image:
             # Defender reports the initiating process's folder path in lower case.
             fields["InitiatingProcessFolderPath"] = self.image.path.lower()
@@ -234,6 +238,8 @@ class Telemetry:
         self.columns = columns or load_table_columns()
         self._column_sets = {table: set(names) for table, names in self.columns.items()}
         self.rows: dict[str, list[dict[str, object]]] = defaultdict(list)
+        # Every process that got a creation row, in the order the generator started them.
+        self.processes: list[Process] = []
 
     def add(
         self,
@@ -311,7 +317,7 @@ def spawn(
     """Start a child of parent and record its ProcessCreated row.
 
     The child inherits the parent's account, integrity, logon id and Remote Desktop session unless
-    told otherwise. session=False starts it outside any session. pid forces a process id that the
+    the caller overrides them. session=False starts it outside any session. pid forces a process id that the
     device has already used, to show Windows reusing ids.
     """
     device = parent.device
@@ -360,6 +366,7 @@ def spawn(
         ProcessUniqueId=child.unique_id,
         **session_columns,
     )
+    tel.processes.append(child)
     return child
 
 
@@ -471,7 +478,7 @@ def device_event(
     additional: dict[str, object] | None = None,
     **columns: object,
 ) -> None:
-    """Record a DeviceEvents row; additional becomes the AdditionalFields JSON string."""
+    """Record a DeviceEvents row, with additional serialized into the AdditionalFields JSON string."""
     tel.add(
         "DeviceEvents",
         process.device,
@@ -500,7 +507,7 @@ def logon(
     is_local_admin: bool | None = None,
     rng: random.Random,
 ) -> None:
-    """Record a DeviceLogonEvents row; by is the process that handled the logon, normally lsass.exe."""
+    """Record a DeviceLogonEvents row. by is the process that handled the logon, normally lsass.exe."""
     tel.add(
         "DeviceLogonEvents",
         device,

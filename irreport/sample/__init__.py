@@ -1,0 +1,1 @@
+"""The bundled sample incident and the generator that writes it."""
