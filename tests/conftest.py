@@ -36,3 +36,11 @@ def shared_export() -> Path:
             pytest.fail(f"{path} is missing; CI must have ../shared/data beside the checkout")
         pytest.skip(f"{path} not present on this machine")
     return path
+
+
+@pytest.fixture(scope="session")
+def sample_collection(pack, sample_source):
+    """The whole pack run on the bundled sample for testmachine3, the victim of its incident."""
+    from irreport.collect import collect
+
+    return collect(pack, sample_source, ["testmachine3"], sample_source.default_range())

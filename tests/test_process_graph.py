@@ -182,6 +182,19 @@ def test_alert_evidence_marks_by_command_line_and_sha1():
     assert reasons["explorer.exe"] == ""
 
 
+def test_alert_process_evidence_spares_other_runs():
+    rows = [created(300, "net.exe", 4, "explorer.exe", seconds(0), seconds(-9),
+                    command_line="net.exe user x /add", SHA1="ab"),
+            created(500, "net.exe", 4, "explorer.exe", seconds(5), seconds(-9),
+                    command_line="net.exe user", SHA1="ab")]
+    graph = build_process_graph(RowsOnly(process_events=rows))
+    evidence = [{"EntityType": "Process", "SHA1": "AB", "FileName": "net.exe",
+                 "ProcessCommandLine": "net.exe user x /add", "Title": "New account"}]
+    assert mark_from_alert_evidence(graph, evidence) == 1
+    marked = [graph.nodes[n]["command_line"] for n in graph if graph.nodes[n]["marked"]]
+    assert marked == ["net.exe user x /add"]
+
+
 def test_focused_subgraph_is_ancestry_and_descendants():
     rows = [created(300, "cmd.exe", 4, "explorer.exe", seconds(0), seconds(-9)),
             created(500, "net.exe", 300, "cmd.exe", seconds(1), seconds(0)),
@@ -234,3 +247,53 @@ def test_drawing_prunes_large_tree_keeping_marks(tmp_path: Path):
 @pytest.mark.parametrize("empty", [nx.DiGraph()])
 def test_drawing_empty_graph(tmp_path: Path, empty):
     assert draw_process_tree(empty, tmp_path / "empty.png").stat().st_size > 0
+
+
+def named(graph: nx.DiGraph, name: str, command_part: str = "") -> list[str]:
+    return [n for n in graph if graph.nodes[n]["name"] == name
+            and command_part in graph.nodes[n]["command_line"]]
+
+
+@pytest.fixture(scope="module")
+def sample_graph(sample_collection):
+    graph = build_process_graph(sample_collection)
+    mark_from_alert_evidence(graph, sample_collection.rows("alert-evidence"))
+    return graph
+
+
+def test_sample_script_children(sample_graph):
+    (script,) = named(sample_graph, "cmd.exe", "VeryCoolScript.cmd")
+    children = sorted(sample_graph.nodes[c]["name"] for c in sample_graph.successors(script))
+    assert children == ["conhost.exe", "findstr.exe", "findstr.exe", "ipconfig.exe", "net.exe",
+                        "net.exe", "netstat.exe", "nltest.exe", "systeminfo.exe", "tasklist.exe",
+                        "whoami.exe"]
+    for net in (c for c in sample_graph.successors(script) if sample_graph.nodes[c]["name"] == "net.exe"):
+        grandchildren = sorted(sample_graph.nodes[g]["name"] for g in sample_graph.successors(net))
+        assert grandchildren == ["conhost.exe", "net1.exe"]
+    (parent,) = sample_graph.predecessors(script)
+    assert sample_graph.nodes[parent]["name"] == "explorer.exe"
+
+
+def test_sample_script_marked_by_alerts(sample_graph):
+    (script,) = named(sample_graph, "cmd.exe", "VeryCoolScript.cmd")
+    assert sample_graph.nodes[script]["marked"] is True
+    assert "alert: Password stealing from files" in sample_graph.nodes[script]["mark_reasons"]
+
+
+def test_sample_run_key_on_reg_exe(sample_graph):
+    (reg,) = named(sample_graph, "reg.exe", "OneDriveUpdate")
+    targets = [a["target"] for a in attachments_of(sample_graph, reg) if a["category"] == "registry"]
+    assert len(targets) == 1
+    assert targets[0].endswith("\\CurrentVersion\\Run\\OneDriveUpdate")
+
+
+def test_sample_connection_on_odupdate(sample_graph):
+    (odupdate,) = named(sample_graph, "odupdate.exe")
+    targets = {a["target"] for a in attachments_of(sample_graph, odupdate) if a["category"] == "network"}
+    assert targets == {"203.0.113.77:443", "198.51.100.200:8443"}
+
+
+def test_sample_script_drawing(sample_graph, tmp_path: Path):
+    (script,) = named(sample_graph, "cmd.exe", "VeryCoolScript.cmd")
+    path = draw_process_tree(focused_subgraph(sample_graph, script), tmp_path / "script.png")
+    assert path.stat().st_size > 10000

@@ -148,3 +148,40 @@ def test_chart_writes_png(tmp_path: Path):
 def test_chart_empty_says_no_events(tmp_path: Path):
     path = timeline_chart([], tmp_path / "empty.svg")
     assert "no events" in path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def sample_events(sample_collection):
+    return build_timeline(sample_collection)
+
+
+def test_sample_script_burst(sample_events):
+    script_start = datetime(2026, 12, 2, 14, 42, 5, tzinfo=timezone.utc)
+    bursts = [b for b in find_bursts(sample_events) if b.kind == "device"
+              and script_start <= b.start < script_start + timedelta(seconds=1)]
+    assert len(bursts) == 1
+    assert bursts[0].device == "testmachine3"
+    assert bursts[0].count >= 20
+    assert bursts[0].processes[0] == "cmd.exe"
+    assert bursts[0].seconds < 3
+
+
+def test_sample_brute_force_no_burst(sample_events):
+    failed = [e for e in sample_events if e.category == "failed logon"]
+    assert (failed[-1].time - failed[0].time) > timedelta(days=2)
+    for burst in find_bursts(sample_events):
+        assert not any(e.category == "failed logon" for e in burst.events), burst
+
+
+def test_sample_alerts_one_per_alert(sample_events, sample_collection):
+    alert_ids = {row["AlertId"] for row in sample_collection.rows("alert-evidence")}
+    assert len([e for e in sample_events if e.alert]) == len(alert_ids)
+
+
+def test_sample_timeline_sorted(sample_events):
+    assert all(a.time <= b.time for a, b in zip(sample_events, sample_events[1:]))
+
+
+def test_sample_chart(sample_events, tmp_path: Path):
+    path = timeline_chart(sample_events, tmp_path / "timeline.png", find_bursts(sample_events))
+    assert path.stat().st_size > 20000

@@ -126,6 +126,8 @@ def _spec(query_id: str, entry: dict[str, Any], actors: dict[str, ActorColumns])
 
 def as_utc(value: Any) -> datetime | None:
     """Return a timezone-aware UTC datetime from a datetime or an ISO 8601 string, else None."""
+    if type(value) is datetime and value.tzinfo is timezone.utc:
+        return value
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str) and value:

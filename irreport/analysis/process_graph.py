@@ -97,41 +97,48 @@ class _GraphBuilder:
 
     def add_process_row(self, row: dict[str, Any]) -> None:
         device = self.device_key(row)
-        name = str(row.get("DeviceName") or device)
+        device_name = str(row.get("DeviceName") or device)
         created = as_utc(row.get("ProcessCreationTime")) or as_utc(row.get("Timestamp"))
         child = self.index.key_for(device, row.get("ProcessUniqueId"), row.get("ProcessId"), created)
         if child is None:
             return
         self.add_node(child, _process_attributes(
-            name, row.get("ProcessId"), created, row.get("FileName"), row.get("FolderPath"),
+            device_name, row.get("ProcessId"), created, row.get("FileName"), row.get("FolderPath"),
             row.get("ProcessCommandLine"), _account(row.get("AccountDomain"), row.get("AccountName")),
             row.get("SHA1"),
         ), created_row=True)
-        parent = self._add_initiating(row, device, name)
+        parent = self._add_initiating(row, device, device_name)
         if parent is not None and parent != child:
             self.parent_of[child] = parent
 
-    def _add_initiating(self, row: dict[str, Any], device: str, name: str) -> str | None:
+    def _add_initiating(self, row: dict[str, Any], device: str, device_name: str) -> str | None:
         created = as_utc(row.get("InitiatingProcessCreationTime"))
         parent = self.index.key_for(device, row.get("InitiatingProcessUniqueId"),
                                     row.get("InitiatingProcessId"), created)
         if parent is None:
             return None
+        known = self.nodes.get(parent)
+        if known is None or not (known["name"] and known["command_line"]):
+            self._add_initiating_node(row, parent, created, device_name)
+        grand_created = as_utc(row.get("InitiatingProcessParentCreationTime"))
+        grandparent = self.index.key_for(device, None, row.get("InitiatingProcessParentId"), grand_created)
+        if grandparent is not None and grandparent != parent:
+            if grandparent not in self.nodes:
+                self.add_node(grandparent, _process_attributes(
+                    device_name, row.get("InitiatingProcessParentId"), grand_created,
+                    row.get("InitiatingProcessParentFileName"),
+                ))
+            self.parent_guess.setdefault(parent, grandparent)
+        return parent
+
+    def _add_initiating_node(self, row: dict[str, Any], parent: str, created: Any,
+                             device_name: str) -> None:
         self.add_node(parent, _process_attributes(
-            name, row.get("InitiatingProcessId"), created, row.get("InitiatingProcessFileName"),
+            device_name, row.get("InitiatingProcessId"), created, row.get("InitiatingProcessFileName"),
             row.get("InitiatingProcessFolderPath"), row.get("InitiatingProcessCommandLine"),
             _account(row.get("InitiatingProcessAccountDomain"), row.get("InitiatingProcessAccountName")),
             row.get("InitiatingProcessSHA1"),
         ))
-        grand_created = as_utc(row.get("InitiatingProcessParentCreationTime"))
-        grandparent = self.index.key_for(device, None, row.get("InitiatingProcessParentId"), grand_created)
-        if grandparent is not None and grandparent != parent:
-            self.add_node(grandparent, _process_attributes(
-                name, row.get("InitiatingProcessParentId"), grand_created,
-                row.get("InitiatingProcessParentFileName"),
-            ))
-            self.parent_guess.setdefault(parent, grandparent)
-        return parent
 
     def attach(self, spec: EventSpec, row: dict[str, Any]) -> bool:
         """Attach one event row to the process that did it; returns False when it names none."""
@@ -241,8 +248,9 @@ def mark_processes(graph: nx.DiGraph, selector: NodePredicate | Iterable[str], r
 def mark_from_alert_evidence(graph: nx.DiGraph, evidence_rows: list[dict[str, Any]]) -> int:
     """Mark processes named by alert evidence of type Process or File; returns the marks made.
 
-    A Process entity matches on its command line or SHA1, a File entity on its SHA1 or file name
-    (case-insensitive). The reason is "alert: <title>".
+    A Process entity matches on its command line, or on its SHA1 when it has no command line, so
+    one `net.exe user x /add` in an alert does not mark every net.exe. A File entity matches on
+    its SHA1 or file name. Matching ignores case; the reason is "alert: <title>".
     """
     by_sha1: dict[str, set[str]] = {}
     by_name: dict[str, set[str]] = {}
@@ -252,10 +260,11 @@ def mark_from_alert_evidence(graph: nx.DiGraph, evidence_rows: list[dict[str, An
         if entity not in ("Process", "File"):
             continue
         reason = f"alert: {row.get('Title') or row.get('AlertId') or 'untitled'}"
-        if row.get("SHA1"):
+        command_line = str(row.get("ProcessCommandLine") or "").strip().lower()
+        if entity == "Process" and command_line:
+            by_command.setdefault(command_line, set()).add(reason)
+        elif row.get("SHA1"):
             by_sha1.setdefault(str(row["SHA1"]).lower(), set()).add(reason)
-        if entity == "Process" and row.get("ProcessCommandLine"):
-            by_command.setdefault(str(row["ProcessCommandLine"]).strip().lower(), set()).add(reason)
         if entity == "File" and row.get("FileName"):
             by_name.setdefault(str(row["FileName"]).lower(), set()).add(reason)
 

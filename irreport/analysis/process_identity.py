@@ -21,7 +21,9 @@ CREATION_TOLERANCE = timedelta(seconds=1)
 
 def instant_text(moment: datetime) -> str:
     """Format a UTC time at millisecond precision with a trailing Z, as node keys use it."""
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+    # isoformat is several times faster than strftime, which matters at a million rows.
+    text = moment.isoformat(timespec="milliseconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def unique_key(device: str, unique_id: Any) -> str:

@@ -1,6 +1,6 @@
 """The incident timeline: every collected event in one time-sorted list, and its bursts.
 
-Which query columns become which event field is declared in `timeline_events.toml`; this module
+Which query columns become which event field is declared in `timeline_events.toml`. This module
 applies that mapping, merges the events of all queries and finds bursts of automated activity.
 `timeline_chart` draws it and is importable from here.
 """
@@ -153,7 +153,7 @@ def find_bursts(events: list[TimelineEvent], max_gap: float = 1.0,
     """Find bursts of at least *min_events* events, each within *max_gap* seconds of the last.
 
     Events are grouped once per device and once per device and acting image name, so a script's
-    children show as a device burst and a process burst; events without an acting process count
+    children show as a device burst and a process burst. Events without an acting process count
     only for their device. Bursts come back sorted by start.
     """
     if any(later.time < earlier.time for earlier, later in zip(events, events[1:])):

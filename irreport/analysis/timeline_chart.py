@@ -63,7 +63,7 @@ def timeline_chart(events: list[TimelineEvent], path: Path,
     """Draw events over time, one lane per category, into *path* (.svg, else PNG); returns path.
 
     Alerts are red lines with a marker in their own lane and bursts are shaded. The figure is
-    10 in wide, so it fits an A4 page, and grows by lane. An empty list gives a chart that says
+    10 in wide, so it fits an A4 page, and grows by lane. An empty list gives a chart with the text
     "no events".
     """
     import matplotlib.dates as mdates
@@ -102,5 +102,5 @@ def timeline_chart(events: list[TimelineEvent], path: Path,
     ax.set_xlabel("time (UTC)", fontsize=8)
     ax.grid(axis="x", linewidth=0.3, alpha=0.5)
     if alerts or bursts:
-        ax.legend(loc="upper left", fontsize=7, frameon=False)
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, fontsize=7, frameon=False)
     return _save(figure, path)
