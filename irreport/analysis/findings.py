@@ -323,7 +323,9 @@ def defender_detections(collection: Collection) -> list[Finding]:
 @rule
 def lateral_movement(collection: Collection) -> list[Finding]:
     """A remote-access connection from the devices followed by a logon on another device."""
-    rows = [r for r in collection.rows("lateral-movement") if r.get("TargetDevice")]
+    # SMB to a file server is daily business; remote control (RDP, WinRM, SSH) is a hop.
+    rows = [r for r in collection.rows("lateral-movement")
+            if r.get("TargetDevice") and r.get("RemotePort") != 445]
     findings = []
     for row in rows:
         port = row.get("RemotePort")

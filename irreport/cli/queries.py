@@ -86,7 +86,7 @@ def run_query(
         raise ConfigurationError(f"--format {output_format!r} is not one of table, csv, json")
     pack = _load(pack_dir)
     query = pack.get(query_id)
-    overrides = parse_params(params, [query])
+    overrides = parse_params(params, list(pack))
     source = open_source_announced(source_spec, timezone_name)
     try:
         time_range = time_range_for(source, start, end, last)
