@@ -19,7 +19,8 @@ LastOption = typer.Option(None, "--last",
                           help="Range ending now (for the sample, at its end): 48h, 7d, 90m.")
 SourceOption = typer.Option(
     None, "--source",
-    help="Folder of exported tables to query offline; default: the bundled sample incident.",
+    help="Exported data to query offline: an Advanced Hunting CSV, a Sentinel export, Streaming "
+         "API JSON, or a folder of such files; default: the bundled sample incident.",
 )
 TimezoneOption = typer.Option(
     None, "--timezone",

@@ -1,7 +1,8 @@
 """The offline source: DuckDB with duckdb-kql, over the bundled sample or exported files.
 
 Every known Advanced Hunting table is created with its documented columns before anything is
-loaded, so a query over a table the data lacks returns no rows instead of failing.
+loaded, so a query over a table the data lacks returns no rows instead of failing. The formats
+of exported files are handled in `exports`, `union_csv` and `streaming`.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from irreport import schema
-from irreport.errors import SourceError
+from irreport.errors import ConfigurationError, SourceError
 from irreport.sources import (EMPTY, FAILED, OK, UNSUPPORTED, QueryResult, stopwatch, utcnow)
+from irreport.sources.exports import find_export_files, format_of, load_files, table_file_name
 from irreport.timerange import TimeRange, parse_instant
 
 log = logging.getLogger(__name__)
-
-TABLE_FILE_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".ndjson", ".csv", ".csv.gz", ".parquet")
 
 
 def connect():
@@ -37,59 +37,35 @@ def create_tables(con) -> None:
         con.execute(f'CREATE TABLE "{table}" ({cols})')
 
 
-def table_file_name(path: Path) -> str | None:
-    """Return the table a per-table file is named for, or None when the name is no table."""
-    name = path.name
-    for suffix in TABLE_FILE_SUFFIXES:
-        if name.lower().endswith(suffix):
-            stem = name[: -len(suffix)]
-            match = {t.lower(): t for t in schema.tables()}.get(stem.lower())
-            return match
-    return None
-
-
-def load_table_file(con, table: str, path: Path) -> int:
-    """Append the rows of one per-table file to *table*; returns the number of rows added.
-
-    DuckDB reads the file itself, so a large export is never turned into Python rows.
-    """
-    types = schema.column_types(table)
-    reader = _reader_sql(path, types)
-    before = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-    present = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
-    known = [c for c in present if c in types]
-    if not known:
-        raise SourceError(
-            f"{path} has none of the columns of {table}; expected an export of that table "
-            f"(such as Timestamp, DeviceName, ActionType)", source=str(path),
-        )
-    select = ", ".join(f'TRY_CAST("{c}" AS {schema.duckdb_type(types[c])}) AS "{c}"'
-                       for c in known)
-    con.execute(f'INSERT INTO "{table}" BY NAME SELECT {select} FROM {reader}')
-    return con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] - before
-
-
-def _reader_sql(path: Path, types: dict[str, str]) -> str:
-    quoted = "'" + str(path).replace("'", "''") + "'"
-    name = path.name.lower()
-    if name.endswith(".parquet"):
-        return f"read_parquet({quoted})"
-    if name.endswith((".csv", ".csv.gz")):
-        return f"read_csv({quoted}, header=true, all_varchar=true)"
-    return f"read_json({quoted}, format='newline_delimited', records=true, union_by_name=true)"
-
-
 class LocalSource:
     """Runs pack queries on DuckDB through duckdb-kql."""
 
     def __init__(self, con, kind: str, label: str, files: list[Path],
-                 anchor: TimeRange | None = None):
+                 anchor: TimeRange | None = None, timezone_name: str | None = None):
         self.con = con
         self.kind = kind
         self.label = label
         self.files = files
         self.anchor = anchor
+        #: IANA zone of exported timestamps that carry none (the portal's local format)
+        self.timezone_name = timezone_name
         self.row_counts: dict[str, int] = {}
+        #: rows per table that were placed by inference from a union export
+        self.inferred: dict[str, int] = {}
+        #: files skipped and rows not loaded, for the dossier to list
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        """Record a loading problem that did not stop the load, and log it."""
+        log.warning("%s", message)
+        self.warnings.append(message)
+
+    def note_loaded(self, table: str, rows: int) -> None:
+        self.row_counts[table] = self.row_counts.get(table, 0) + rows
+
+    def note_inferred(self, table: str, rows: int) -> None:
+        self.note_loaded(table, rows)
+        self.inferred[table] = self.inferred.get(table, 0) + rows
 
     def now(self) -> datetime:
         if self.anchor:
@@ -103,15 +79,21 @@ class LocalSource:
     def data_range(self) -> TimeRange | None:
         """Return the range from the earliest to just past the latest event in the data."""
         bounds = []
-        for table, columns in schema.tables().items():
-            if any(c == "Timestamp" for c, _ in columns) and self.row_counts.get(table):
-                bounds.append(self.con.execute(
-                    f'SELECT min("Timestamp"), max("Timestamp") FROM "{table}"').fetchone())
+        for table in self.tables_with_timestamp():
+            bounds.append(self.con.execute(
+                f'SELECT min("Timestamp"), max("Timestamp") FROM "{table}"').fetchone())
         starts = [b[0] for b in bounds if b[0]]
         ends = [b[1] for b in bounds if b[1]]
         if not starts:
             return None
         return TimeRange(_aware(min(starts)), _aware(max(ends)) + timedelta(seconds=1))
+
+    def tables_with_timestamp(self) -> list[str]:
+        """Return the loaded tables, documented or not, that have a Timestamp column."""
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.columns WHERE column_name = 'Timestamp' "
+            "ORDER BY table_name").fetchall()
+        return [name for (name,) in rows if self.row_counts.get(name)]
 
     def run(self, query_id: str, text: str, time_range: TimeRange,
             rebind=None) -> QueryResult:
@@ -151,6 +133,10 @@ class LocalSource:
             "engine": "duckdb-kql",
             "files": [{"path": str(p), "sha256": file_sha256(p)} for p in self.files],
             "rows_per_table": {t: n for t, n in sorted(self.row_counts.items()) if n},
+            "row_counts": dict(sorted(self.row_counts.items())),
+            "inferred": dict(sorted(self.inferred.items())),
+            "timezone": self.timezone_name,
+            "warnings": list(self.warnings),
         }
 
     def close(self) -> None:
@@ -180,7 +166,9 @@ def sample_dir() -> Path:
 def open_sample() -> LocalSource:
     """Open the bundled incident; its anchor.json gives the range a build covers by default."""
     folder = sample_dir()
-    source = open_folder(folder, kind="sample", label="bundled sample incident (sample data)")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and table_file_name(p))
+    source = open_files(files, folder, kind="sample",
+                        label="bundled sample incident (sample data)")
     anchor_path = folder / "anchor.json"
     if anchor_path.exists():
         anchor = json.loads(anchor_path.read_text(encoding="utf-8"))
@@ -188,35 +176,82 @@ def open_sample() -> LocalSource:
     return source
 
 
-def open_folder(folder: Path, kind: str = "local", label: str | None = None) -> LocalSource:
-    """Load a folder of per-table files, each named for its table."""
+def open_files(files: list[Path], origin: Path, kind: str = "local", label: str | None = None,
+               timezone_name: str | None = None) -> LocalSource:
+    """Create every documented table and load *files* into them."""
+    con = connect()
+    try:
+        create_tables(con)
+        source = LocalSource(con, kind, label or f"exported data in {origin}", files,
+                             timezone_name=timezone_name)
+        load_files(source, files, str(origin))
+    except BaseException:
+        con.close()
+        raise
+    return source
+
+
+def open_folder(folder: Path, kind: str = "local", label: str | None = None,
+                timezone_name: str | None = None) -> LocalSource:
+    """Load every export file under *folder*, walking it recursively."""
     if not folder.is_dir():
         raise SourceError(f"{folder} is not a folder; expected a folder of exported tables",
                           source=str(folder))
-    files = sorted(p for p in folder.iterdir() if p.is_file() and table_file_name(p))
+    _check_timezone(timezone_name)
+    warnings: list[str] = []
+    files = find_export_files(folder, _WarningList(warnings))
     if not files:
+        detail = f" ({warnings[0]})" if warnings else ""
         raise SourceError(
-            f"{folder} holds no file named for an Advanced Hunting table; expected files such "
-            "as DeviceProcessEvents.jsonl, DeviceEvents.csv or DeviceInfo.parquet",
-            source=str(folder),
-        )
-    con = connect()
-    create_tables(con)
-    source = LocalSource(con, kind, label or f"exported data in {folder}", files)
-    for path in files:
-        table = table_file_name(path)
-        source.row_counts[table] = source.row_counts.get(table, 0) + load_table_file(con, table, path)
+            f"{folder} contains no CSV, JSON or Parquet export{detail}; expected files such as "
+            "DeviceProcessEvents.jsonl, an Advanced Hunting CSV export or Streaming API "
+            "blobs (PT1H.json); pass the folder that holds them", source=str(folder))
+    source = open_files(files, folder, kind, label, timezone_name)
+    for message in warnings:
+        source.warn(message)
     return source
 
 
 def open_path(path: Path, timezone_name: str | None = None) -> LocalSource:
-    """Open exported data at *path*; *timezone_name* is the zone of portal-local timestamps."""
+    """Open exported data at *path*: one export file or a folder of them.
+
+    *timezone_name* is the IANA zone of timestamps in the portal's local format, which carry
+    none.
+    """
     if not path.exists():
-        raise SourceError(f"source {path} does not exist; pass a folder of exported tables",
-                          source=str(path))
+        raise SourceError(f"source {path} does not exist; pass an exported file or a folder of "
+                          "exports", source=str(path))
     if path.is_dir():
-        return open_folder(path)
-    raise SourceError(
-        f"source {path} is a file; this build reads folders of per-table files (such as "
-        "DeviceEvents.csv); put the file in a folder named for its table", source=str(path),
-    )
+        return open_folder(path, timezone_name=timezone_name)
+    _check_timezone(timezone_name)
+    if format_of(path) is None:
+        raise SourceError(f"source {path} is not named as a CSV, JSON or Parquet file; expected "
+                          "a name ending in .csv, .json, .jsonl or .parquet (optionally .gz); "
+                          "rename it to the format it holds", source=str(path))
+    if path.stat().st_size == 0:
+        raise SourceError(f"source {path} is empty; expected an export with a header row or "
+                          "JSON records; export the query results again", source=str(path))
+    return open_files([path], path, label=f"exported data in {path}",
+                      timezone_name=timezone_name)
+
+
+class _WarningList:
+    """Collects warnings raised before the source exists, so the source can record them."""
+
+    def __init__(self, messages: list[str]):
+        self.messages = messages
+
+    def warn(self, message: str) -> None:
+        self.messages.append(message)
+
+
+def _check_timezone(name: str | None) -> None:
+    if name is None:
+        return
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(f"--timezone {name!r} is not an IANA time zone; pass a name "
+                                 "such as Europe/Berlin, America/New_York or UTC") from None
