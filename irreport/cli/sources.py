@@ -1,0 +1,73 @@
+"""`irreport sources`: look into exported telemetry before building a dossier from it."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import typer
+
+from irreport.cli import app
+from irreport.cli.common import TimezoneOption
+from irreport.timerange import iso, parse_instant
+
+sources_app = typer.Typer(help="Inspect exported telemetry used with --source.",
+                          no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("inspect")
+def inspect_source(
+    path: Path = typer.Argument(..., help="Exported file or folder, as given to --source."),
+    timezone_name: str = TimezoneOption,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+):
+    """List the tables, row counts, devices and time range that exported data holds.
+
+    Example: irreport sources inspect ./export.csv
+    """
+    from irreport.sources.inventory import describe_source
+    from irreport.sources.local import open_path
+
+    source = open_path(path, timezone_name=timezone_name)
+    try:
+        summary = describe_source(source)
+    finally:
+        source.close()
+    summary["path"] = str(path)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    _print_summary(summary)
+
+
+def _print_summary(summary: dict) -> None:
+    tables = summary["tables"]
+    if not tables:
+        typer.echo(f"{summary['path']}: no rows loaded")
+    else:
+        width = max(len(t) for t in tables)
+        typer.echo(f"{'table'.ljust(width)}  {'rows':>8}  {'devices':>7}  first                 last")
+        for table, entry in tables.items():
+            typer.echo(f"{table.ljust(width)}  {entry['rows']:>8}  {len(entry['devices']):>7}  "
+                       f"{entry['first'] or '-':20}  {entry['last'] or '-'}")
+        typer.echo(f"{summary['rows']} rows from {summary['first']} to {summary['last']}")
+    if summary["inferred"]:
+        placed = ", ".join(f"{t} {n}" for t, n in summary["inferred"].items())
+        typer.echo(f"tables inferred from a union export: {placed}")
+    if summary["devices"]:
+        typer.echo(f"devices: {', '.join(summary['devices'])}")
+        typer.echo("to report on them: " + _build_command(summary))
+    if summary["warnings"]:
+        # Each warning was logged to standard error while loading; --json lists them too.
+        typer.echo(f"{len(summary['warnings'])} loading warnings, shown above")
+
+
+def _build_command(summary: dict) -> str:
+    devices = " ".join(f"--device {d}" for d in summary["devices"][:3])
+    # The summary's times are cut to whole seconds, so the end is moved one second on to keep
+    # the last event inside the half-open range.
+    end = iso(parse_instant(summary["last"]) + timedelta(seconds=1))
+    return (f"irreport build --source {summary['path']} {devices} --start {summary['first']} "
+            f"--end {end}")

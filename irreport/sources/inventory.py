@@ -1,0 +1,54 @@
+"""Summary of an opened offline source: tables, rows, devices and time range per table."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from irreport.sources.coercion import quote_name, table_columns
+from irreport.timerange import iso
+
+
+def describe_source(source) -> dict[str, Any]:
+    """Return the tables of *source* that hold rows, with their devices and time ranges.
+
+    *source* is a `LocalSource`; the result is plain data, ready for JSON.
+    """
+    tables = {}
+    for table, rows in sorted(source.row_counts.items()):
+        if rows:
+            tables[table] = _describe_table(source.con, table, rows)
+    devices = sorted({d for entry in tables.values() for d in entry["devices"]}, key=str.lower)
+    firsts = [entry["first"] for entry in tables.values() if entry["first"]]
+    lasts = [entry["last"] for entry in tables.values() if entry["last"]]
+    return {
+        "source": source.label,
+        "tables": tables,
+        "rows": sum(entry["rows"] for entry in tables.values()),
+        "devices": devices,
+        "first": min(firsts) if firsts else None,
+        "last": max(lasts) if lasts else None,
+        "inferred": dict(sorted(source.inferred.items())),
+        "timezone": source.timezone_name,
+        "warnings": list(source.warnings),
+    }
+
+
+def _describe_table(con, table: str, rows: int) -> dict[str, Any]:
+    columns = table_columns(con, table)
+    name = quote_name(table)
+    devices: list[str] = []
+    if "DeviceName" in columns:
+        devices = [d for (d,) in con.execute(
+            f'SELECT DISTINCT "DeviceName" FROM {name} WHERE "DeviceName" IS NOT NULL '
+            'ORDER BY 1').fetchall()]
+    first = last = None
+    if columns.get("Timestamp") == "TIMESTAMP":
+        first, last = con.execute(f'SELECT min("Timestamp"), max("Timestamp") FROM {name}').fetchone()
+    return {"rows": rows, "devices": devices, "first": _iso(first), "last": _iso(last)}
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return iso(value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value)
