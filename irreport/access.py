@@ -16,7 +16,7 @@ PROBE_RANGE = timedelta(days=1)
 
 @dataclass
 class AccessReport:
-    """What one source let the signed-in app see."""
+    """The tables and errors one source showed to the signed-in app."""
 
     target: str
     endpoint: str

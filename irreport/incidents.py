@@ -44,7 +44,7 @@ class IncidentDevice:
 
 @dataclass
 class IncidentScope:
-    """What `irreport build --incident ID` reports on."""
+    """The devices, alerts and time range that `irreport build --incident ID` reports on."""
 
     incident_id: str
     title: str

@@ -32,9 +32,13 @@ backoff_cap_seconds = 0.04
 
 
 def write_config(folder: Path, server: LoopbackMicrosoft, kind: str = "defender",
-                 extra: str = "", http: str = FAST_HTTP) -> Path:
-    """Write an irreport.toml whose every host is the loopback server."""
+                 section: str = "", http: str = FAST_HTTP) -> Path:
+    """Write an irreport.toml whose every host is the loopback server.
+
+    *section* contains lines added to the table of *kind*, such as "row_limit = 10".
+    """
     path = folder / "irreport.toml"
+    lines = {name: section if name == kind else "" for name in ("defender", "sentinel", "adx")}
     path.write_text(f"""
 [source]
 kind = "{kind}"
@@ -50,14 +54,18 @@ graph = "{server.base_url}"
 log_analytics = "{server.base_url}"
 ca_bundle = "{server.cert_path}"
 
+[defender]
+{lines["defender"]}
+
 [sentinel]
 workspace_id = "{WORKSPACE}"
+{lines["sentinel"]}
 
 [adx]
 cluster_url = "{server.base_url}"
 database = "archive"
+{lines["adx"]}
 {http}
-{extra}
 """, encoding="utf-8")
     return path
 
@@ -66,9 +74,9 @@ def secret_environment(server: LoopbackMicrosoft) -> dict[str, str]:
     return {"AZURE_CLIENT_SECRET": server.client_secret}
 
 
-def open_live(folder: Path, server: LoopbackMicrosoft, kind: str = "defender", extra: str = "",
+def open_live(folder: Path, server: LoopbackMicrosoft, kind: str = "defender", section: str = "",
               environ: dict[str, str] | None = None, http: str = FAST_HTTP):
-    path = write_config(folder, server, kind, extra, http)
+    path = write_config(folder, server, kind, section, http)
     config = load_config(path, environ=secret_environment(server) if environ is None else environ)
     return open_source(None, config)
 

@@ -151,6 +151,8 @@ class LoopbackMicrosoft:
         self.pending_polls = 1
         self.quota: TokenBucket | None = None
         self.latency = 0.0
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
         self.httpd.daemon_threads = True
@@ -196,17 +198,31 @@ class LoopbackMicrosoft:
         return Reply(404, _error("NotFound", f"no route for {request.method} {request.path}"))
 
     def _reply(self, route: str, request: Recorded, match: dict[str, str]) -> Reply:
-        if route in SERVICE_ROUTES:
-            denied = self._check_bearer(request)
-            if denied:
-                return denied
-            if self.quota is not None:
-                wait = self.quota.take()
-                if wait:
-                    return Reply(429, _error("TooManyRequests", "Please retry again later."),
-                                 headers={"Retry-After": f"{wait:.3f}"})
-            if self.latency:
-                time.sleep(self.latency)
+        if route not in SERVICE_ROUTES:
+            return self._next_reply(route, request, match)
+        with self.lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return self._service_reply(route, request, match)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _service_reply(self, route: str, request: Recorded, match: dict[str, str]) -> Reply:
+        denied = self._check_bearer(request)
+        if denied:
+            return denied
+        if self.quota is not None:
+            wait = self.quota.take()
+            if wait:
+                return Reply(429, _error("TooManyRequests", "Please retry again later."),
+                             headers={"Retry-After": f"{wait:.3f}"})
+        if self.latency:
+            time.sleep(self.latency)
+        return self._next_reply(route, request, match)
+
+    def _next_reply(self, route: str, request: Recorded, match: dict[str, str]) -> Reply:
         with self.lock:
             queued = self.queues[route].popleft() if self.queues[route] else None
         return queued or self.handlers[route](request, match)

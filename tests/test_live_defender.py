@@ -225,7 +225,7 @@ def test_truncated_result_rerun_over_halves(tmp_path, server, pack):
     time_range = last_day()
     events = [time_range.start + timedelta(minutes=50 * i + 7) for i in range(25)]
     server.handlers["hunting"] = _events_handler(events, limit=10)
-    source = open_live(tmp_path, server, extra="[defender]\nrow_limit = 10\n")
+    source = open_live(tmp_path, server, section="row_limit = 10")
 
     collection = collect(pack, source, ["testmachine3"], time_range, only=["process-events"])
     result = collection.results["process-events"]
@@ -248,7 +248,7 @@ def test_truncation_split_stops_at_max_depth(tmp_path, server, pack):
     time_range = last_day()
     events = [time_range.start + timedelta(seconds=43 * i) for i in range(2000)]
     server.handlers["hunting"] = _events_handler(events, limit=10)
-    source = open_live(tmp_path, server, extra="[defender]\nrow_limit = 10\nmax_split_depth = 2\n")
+    source = open_live(tmp_path, server, section="row_limit = 10\nmax_split_depth = 2")
 
     result = collect(pack, source, ["testmachine3"], time_range,
                      only=["process-events"]).results["process-events"]
@@ -262,7 +262,7 @@ def test_unsplittable_truncated_result_flagged(tmp_path, server):
     time_range = last_day()
     events = [time_range.start + timedelta(minutes=i) for i in range(50)]
     server.handlers["hunting"] = _events_handler(events, limit=10)
-    source = open_live(tmp_path, server, extra="[defender]\nrow_limit = 10\n")
+    source = open_live(tmp_path, server, section="row_limit = 10")
 
     result = source.run("q", "DeviceProcessEvents | summarize count() by DeviceName", time_range)
 

@@ -135,5 +135,8 @@ def _open_configured(config: dict[str, Any], prompt: Callable[[str], None] | Non
             f"[source] kind {kind!r} in the configuration is not known; expected one of "
             f"{', '.join(LIVE_KINDS)}, or use --source PATH for exported data"
         )
-    module = import_module(f"irreport.sources.{kind}")
-    return module.open_from_config(config, prompt=prompt)
+    source = import_module(f"irreport.sources.{kind}").open_from_config(config, prompt=prompt)
+    # Signing in now makes a wrong credential one clear error instead of a failure per query,
+    # and shows a device code before any progress display starts.
+    source.sign_in()
+    return source

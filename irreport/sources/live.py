@@ -1,9 +1,9 @@
 """What the Defender, Sentinel and Azure Data Explorer sources share.
 
-Each live source turns one query call into a `Page`; this module turns pages into a
-`QueryResult`. When a page reaches the service's row limit and the collector supplied a way to
-re-bind the query for a narrower range, the range is halved until each part fits, so a busy
-device's process events are complete instead of silently cut at the limit.
+Each live source turns one query call into a `Page`, and this module turns pages into a
+`QueryResult`. A page may reach the service's row limit while the collector supplied a way to
+re-bind the query for a narrower range. Then the range is halved until each part fits, so a
+busy device's process events are complete instead of silently cut at the limit.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ KUSTO_TYPES = {
 
 @dataclass
 class Page:
-    """The outcome of one call: rows, and whether the service said they are incomplete."""
+    """The outcome of one call: rows, and whether the service reported them incomplete."""
 
     columns: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
@@ -63,6 +63,10 @@ class LiveSource:
         self.row_limit = positive_int(section.get("row_limit", self.row_limit_default), "row_limit")
         self.max_split_depth = positive_int(section.get("max_split_depth", 4), "max_split_depth")
         self._provenance = provenance
+
+    def sign_in(self) -> None:
+        """Acquire a token now; raise AuthenticationError when the credential is rejected."""
+        self.client.tokens.token(self.client.scope)
 
     def now(self) -> datetime:
         return utcnow()

@@ -1,6 +1,6 @@
 """HTTP calls to Microsoft services with bounded retries, shared by the live sources.
 
-Throttling (429) waits as long as the service's Retry-After asks, or backs off exponentially
+Throttling (429) waits as long as the service's Retry-After requests, or backs off exponentially
 with jitter when the header is missing. Server errors (500, 502, 503, 504), timeouts and
 dropped connections are retried a bounded number of times. A 401 gets one fresh token and one
 more try, since a token can expire in the middle of a long run. Every retry is noted so the
@@ -30,7 +30,7 @@ RETRIED_STATUSES = (500, 502, 503, 504)
 
 
 class TokenSource(Protocol):
-    """What the client needs from sign-in; irreport.auth.TokenProvider implements it."""
+    """The sign-in interface the client uses; irreport.auth.TokenProvider implements it."""
 
     def token(self, scope: str, refresh: bool = False) -> str:
         ...
