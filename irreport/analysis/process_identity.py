@@ -43,7 +43,6 @@ class ProcessIndex:
     def __init__(self) -> None:
         self._exact: dict[tuple[str, int, str], str] = {}
         self._creations: dict[tuple[str, int], list[tuple[datetime, str]]] = defaultdict(list)
-        self._unsorted: set[tuple[str, int]] = set()
 
     def register(self, device: str, pid: int | None, created: datetime | None, key: str) -> None:
         """Record that *key* is the process with this id created at this time."""
@@ -53,8 +52,8 @@ class ProcessIndex:
         if exact in self._exact:
             return
         self._exact[exact] = key
-        self._creations[(device, pid)].append((created, key))
-        self._unsorted.add((device, pid))
+        # insort keeps each list sorted; rows arrive mostly in time order, so it mostly appends.
+        bisect.insort(self._creations[(device, pid)], (created, key))
 
     def key_for(self, device: str, unique_id: Any, pid: int | None,
                 created: datetime | None) -> str | None:
@@ -91,8 +90,4 @@ class ProcessIndex:
         return candidates[position - 1][1] if position else None
 
     def _sorted_creations(self, device: str, pid: int) -> list[tuple[datetime, str]]:
-        creations = self._creations.get((device, pid), [])
-        if (device, pid) in self._unsorted:
-            creations.sort()
-            self._unsorted.discard((device, pid))
-        return creations
+        return self._creations.get((device, pid), [])
