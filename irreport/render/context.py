@@ -69,19 +69,19 @@ def focus_nodes(graph) -> list[str]:
 
 
 def process_focus(graph, images: Path) -> list[dict[str, Any]]:
-    from irreport.analysis import process_graph, process_tree
+    from irreport.analysis import process_drawing, process_graph, process_tree
 
     views = []
     for number, node in enumerate(focus_nodes(graph)):
         subgraph = process_graph.focused_subgraph(graph, node)
         attributes = graph.nodes[node]
         image = images / f"process-tree-{number}.png"
-        process_tree.draw_process_tree(subgraph, image)
+        process_drawing.draw_process_tree(subgraph, image)
         roots = [n for n in subgraph if subgraph.in_degree(n) == 0]
         views.append({
             "title": f"{attributes.get('name')} (pid {attributes.get('pid')}) on "
                      f"{attributes.get('device')}",
-            "items": process_tree.process_tree(subgraph, roots),
+            "tree": process_tree.process_tree(subgraph, roots),
             "image": data_uri(image) if image.exists() else None,
         })
     return views
@@ -143,12 +143,12 @@ def alerts_view(analysis: Analysis) -> TableView:
 def build_context(collection: Collection, analysis: Analysis, meta: dict[str, Any],
                   images: Path | None = None) -> dict[str, Any]:
     """Return everything the dossier template needs; `meta` holds the cover's facts."""
-    from irreport.analysis import timeline
+    from irreport.analysis.timeline_chart import timeline_chart
 
     images = images or Path(tempfile.mkdtemp(prefix="irreport-images-"))
     images.mkdir(parents=True, exist_ok=True)
     chart = images / "timeline.png"
-    timeline.timeline_chart(analysis.timeline, chart, bursts=analysis.bursts)
+    timeline_chart(analysis.timeline, chart, bursts=analysis.bursts)
     timeline_table, timeline_more = timeline_view(analysis)
     severities = Counter(f.severity for f in analysis.findings)
     malicious = Counter(r.get("Category") for r in collection.rows("malicious-activity"))

@@ -8,6 +8,9 @@ from typing import Any
 
 import jinja2
 
+from irreport.render.views import CELL_LIMIT
+from irreport.textsafe import shorten, visible
+
 
 def templates_dir() -> Path:
     """Locate `templates/`, inside the wheel or at the top of a checkout."""
@@ -17,14 +20,21 @@ def templates_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "templates"
 
 
+def visible_text(value: Any, limit: int = CELL_LIMIT) -> str:
+    """Template filter: show hidden characters and cut long values; autoescape does the rest."""
+    return shorten(visible(value), limit)[0]
+
+
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["visible"] = visible_text
+    return env
 
 
 def render_html(template: str, context: dict[str, Any]) -> str:

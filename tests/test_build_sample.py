@@ -1,0 +1,120 @@
+"""End to end: `irreport build` on the bundled incident, checked by reading the PDF back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from irreport.pack import QueryPack
+
+FINDING_TITLES = [
+    "Password guessing from the internet",
+    "Logon from an internet address after its connection",
+    "Scripted discovery burst",
+    "Credential hunting in files",
+    "Run key persistence",
+    "Attempt to turn off Defender protection",
+    "Defender detections: Antivirus",
+    "Hop to another device",
+]
+PHASES = ["Preparation", "Detection and Analysis", "Containment, Eradication and Recovery",
+          "Post-Incident Activity"]
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "irreport", *args], capture_output=True,
+                          text=True, timeout=600, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def dossier(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dossiers")
+    done = run_cli("build", "--device", "testmachine3", "--out", str(out), "--name", "sample")
+    assert done.returncode == 0, done.stderr
+    assert "sample data" in done.stderr
+    return out / "sample"
+
+
+@pytest.fixture(scope="module")
+def pdf_text(dossier) -> str:
+    reader = PdfReader(dossier / "dossier.pdf")
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+@pytest.fixture(scope="module")
+def flat_text(pdf_text) -> str:
+    """The PDF text with line breaks removed, since table cells wrap long values."""
+    return pdf_text.replace("\n", "")
+
+
+def test_folder_layout(dossier):
+    assert (dossier / "dossier.html").is_file()
+    assert (dossier / "dossier.pdf").is_file()
+    assert (dossier / "manifest.json").is_file()
+    assert (dossier / "evidence" / "process-graph.graphml").is_file()
+    for query in QueryPack.load():
+        assert (dossier / "evidence" / f"{query.id}.csv").is_file(), query.id
+        assert (dossier / "evidence" / f"{query.id}.json").is_file(), query.id
+
+
+def test_pdf_has_every_phase(pdf_text):
+    for heading in PHASES:
+        assert heading in pdf_text, heading
+
+
+def test_pdf_names_the_attack(flat_text):
+    for text in ["203.0.113.77", "administrator1", "VeryCoolScript.cmd", "findstr",
+                 "OneDriveUpdate", "odupdate.exe", "srv-files01"]:
+        assert text in flat_text, text
+
+
+def test_pdf_lists_every_finding(pdf_text):
+    for title in FINDING_TITLES:
+        assert title in pdf_text, title
+
+
+def test_appendix_lists_every_query(pdf_text):
+    appendix = pdf_text[pdf_text.index("Appendix: queries run"):]
+    for query in QueryPack.load():
+        assert f"{query.id}: {query.title}" in appendix, query.id
+
+
+def test_every_page_says_sample_data(dossier):
+    reader = PdfReader(dossier / "dossier.pdf")
+    for number, page in enumerate(reader.pages, start=1):
+        assert "SAMPLE DATA" in page.extract_text(), f"page {number}"
+
+
+def test_every_page_carries_manifest_hash(dossier):
+    manifest = json.loads((dossier / "manifest.json").read_text())
+    reader = PdfReader(dossier / "dossier.pdf")
+    for number, page in enumerate(reader.pages, start=1):
+        assert manifest["core_sha256"] in page.extract_text().replace("\n", ""), f"page {number}"
+
+
+def test_manifest_records_every_query(dossier):
+    manifest = json.loads((dossier / "manifest.json").read_text())
+    ids = [q["id"] for q in manifest["queries"]]
+    assert sorted(ids) == sorted(q.id for q in QueryPack.load())
+    for record in manifest["queries"]:
+        assert record["status"] == "ok", record["id"]
+        assert len(record["text_sha256"]) == 64
+        assert record["result_files"]["json"]["sha256"]
+    assert set(manifest["rendered"]) == {"dossier.html", "dossier.pdf"}
+
+
+def test_verify_accepts_untouched_dossier(dossier):
+    done = run_cli("verify", str(dossier))
+    assert done.returncode == 0, done.stdout
+
+
+def test_existing_dossier_not_overwritten(dossier):
+    done = run_cli("build", "--device", "testmachine3", "--out", str(dossier.parent),
+                   "--name", "sample", "--format", "html")
+    assert done.returncode == 2
+    assert "already exists; pass --force" in done.stderr
