@@ -19,6 +19,7 @@ from irreport.sources import EMPTY
 from irreport.textsafe import iso_time
 
 MAX_FOCUS = 6
+FINDING_EVIDENCE_ROWS = 10
 TIMELINE_ROWS = 150
 
 
@@ -31,8 +32,8 @@ def finding_view(finding: Finding) -> dict[str, Any]:
     evidence = []
     for item in finding.evidence:
         columns, limit = DISPLAY.get(item.query_id, (item.columns[:8], 20))
-        view = table_view(item.rows, [c for c in columns if c in item.columns], min(limit, 25),
-                          item.query_id)
+        view = table_view(item.rows, [c for c in columns if c in item.columns],
+                          min(limit, FINDING_EVIDENCE_ROWS), item.query_id)
         evidence.append(view)
     return {
         "rule": finding.rule, "title": finding.title, "statement": finding.statement,

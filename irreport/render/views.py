@@ -55,11 +55,14 @@ DISPLAY: dict[str, tuple[list[str], int]] = {
                      "SensorHealthState", "ExposureLevel", "IsInternetFacing", "PublicIP",
                      "LastReport"], 20),
     "secure-configuration": (["DeviceName", "ConfigurationId", "Control", "ConfigurationName",
-                              "IsCompliant"], 60),
+                              "IsCompliant"], 12),
     "telemetry-coverage": (["DeviceName", "Table", "Events", "FirstEvent", "LastEvent"], 60),
     "process-events": (["Timestamp", "DeviceName", "FileName", "ProcessCommandLine",
                         "InitiatingProcessFileName", "AccountName"], 40),
 }
+
+# Queries whose rows with this column false are shown before the others.
+FAILURES_FIRST = {"secure-configuration": "IsCompliant"}
 
 
 @dataclass
@@ -106,7 +109,11 @@ def result_view(result: QueryResult | None, query_id: str) -> TableView:
     if result is None:
         return TableView([], [], 0, query_id, note="not run")
     columns, limit = DISPLAY.get(query_id, (result.columns[:8], DEFAULT_ROW_LIMIT))
-    view = table_view(result.rows, [c for c in columns if c in result.columns] or None, limit,
+    rows = result.rows
+    if query_id in FAILURES_FIRST:
+        # A reader needs the non-compliant controls; the compliant ones are in the evidence.
+        rows = sorted(rows, key=lambda r: r.get(FAILURES_FIRST[query_id]) is not False)
+    view = table_view(rows, [c for c in columns if c in result.columns] or None, limit,
                       query_id)
     if not result.ok:
         view.note = f"{result.status}: {result.message}"
