@@ -302,3 +302,16 @@ def test_live_run_records_failure(tmp_path, server):
 
     assert failed.status == FAILED
     assert after.status == EMPTY
+
+
+def test_example_configuration_loads():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "docs" / "irreport.example.toml"
+
+    config = load_config(example, environ={})
+
+    assert config["source"]["kind"] == "defender"
+    assert endpoints(config).graph == "https://graph.microsoft.com"
+    assert auth_settings(config).method == "device-code"
+    assert config["device_groups"] == {}
