@@ -49,7 +49,7 @@ def run_rules(collection: Collection) -> list[Finding]:
 
 def is_public(row: dict[str, Any], column: str = "RemoteIP",
               type_column: str = "RemoteIPType") -> bool:
-    """Whether the row's address is on the internet, by Defender's own type where it gives one."""
+    """Tell whether the row's address is on the internet, by Defender's own type where it has one."""
     kind = (row.get(type_column) or "").lower()
     if kind:
         return kind == "public"
@@ -62,7 +62,7 @@ _LAN_NETWORKS = [ipaddress.ip_network(n) for n in (
 
 
 def is_internet_address(value: Any) -> bool:
-    """Whether *value* is an IP address outside private, loopback and link-local ranges.
+    """Tell whether *value* is an IP address outside private, loopback and link-local ranges.
 
     Documentation ranges count as internet addresses so that the bundled sample, which uses
     them in place of real hosts, reads as it would with real ones.
@@ -95,7 +95,7 @@ def _lower(value: Any) -> str:
 
 @rule
 def rdp_brute_force(collection: Collection) -> list[Finding]:
-    """Many failed logons from internet addresses against one device."""
+    """Find many failed logons from internet addresses against one device."""
     findings = []
     by_device: dict[str, list[dict]] = defaultdict(list)
     for row in collection.rows("failed-logons"):
@@ -133,7 +133,7 @@ def rdp_brute_force(collection: Collection) -> list[Finding]:
 
 @rule
 def logon_after_inbound(collection: Collection) -> list[Finding]:
-    """A successful logon from an internet address soon after its inbound connection."""
+    """Find a successful logon from an internet address soon after its inbound connection."""
     findings = []
     for row in collection.rows("inbound-then-logon"):
         if not is_public(row):
@@ -168,7 +168,7 @@ def _children_by_parent(rows: list[dict]) -> dict[tuple, list[dict]]:
 
 @rule
 def discovery_burst(collection: Collection) -> list[Finding]:
-    """A shell that starts several discovery tools within a minute."""
+    """Find a shell that starts several discovery tools within a minute."""
     findings = []
     for (device, _, _), rows in _children_by_parent(collection.rows("process-events")).items():
         parent = _lower(rows[0].get("InitiatingProcessFileName"))
@@ -204,7 +204,7 @@ def discovery_burst(collection: Collection) -> list[Finding]:
 
 @rule
 def credential_hunting(collection: Collection) -> list[Finding]:
-    """Searching files for passwords with findstr or Select-String."""
+    """Find searches of files for passwords with findstr or Select-String."""
     rows = [r for r in collection.rows("process-events")
             if (_lower(r.get("FileName")) in SEARCH_TOOLS
                 or "select-string" in _lower(r.get("ProcessCommandLine")))
@@ -228,7 +228,8 @@ def credential_hunting(collection: Collection) -> list[Finding]:
 
 @rule
 def run_key_persistence(collection: Collection) -> list[Finding]:
-    """An autostart value set on the devices that is rare in the fleet or points to a writable folder."""
+    """Find an autostart value, set on the devices, that no other device has and that starts a
+    program from a user-writable folder."""
     devices = {d.lower() for d in collection.devices}
     findings = []
     for row in collection.rows("run-keys"):
@@ -262,7 +263,7 @@ def _category_rows(collection: Collection, category: str) -> list[dict]:
 
 @rule
 def tampering(collection: Collection) -> list[Finding]:
-    """Attempts to turn Defender off or change its settings."""
+    """Find attempts to turn Defender off or change its settings."""
     rows = _category_rows(collection, "Tampering")
     if not rows:
         return []
@@ -286,7 +287,7 @@ def tampering(collection: Collection) -> list[Finding]:
 
 @rule
 def defender_detections(collection: Collection) -> list[Finding]:
-    """Antivirus, ASR, SmartScreen, Exploit Guard and AMSI events, one finding per category."""
+    """Report antivirus, ASR, SmartScreen, Exploit Guard and AMSI events, one finding per category."""
     findings = []
     techniques = {"Antivirus": ["T1204.002"], "Attack surface reduction": ["T1003.001"],
                   "SmartScreen": ["T1189"], "Exploit Guard": ["T1071.001"],
@@ -322,8 +323,8 @@ def defender_detections(collection: Collection) -> list[Finding]:
 
 @rule
 def lateral_movement(collection: Collection) -> list[Finding]:
-    """A remote-access connection from the devices followed by a logon on another device."""
-    # SMB to a file server is daily business; remote control (RDP, WinRM, SSH) is a hop.
+    """Find a remote-access connection from the devices followed by a logon on another device."""
+    # SMB to a file server is daily business, while remote control (RDP, WinRM, SSH) is a hop.
     rows = [r for r in collection.rows("lateral-movement")
             if r.get("TargetDevice") and r.get("RemotePort") != 445]
     findings = []
@@ -352,7 +353,7 @@ def lateral_movement(collection: Collection) -> list[Finding]:
 
 @rule
 def new_local_admin(collection: Collection) -> list[Finding]:
-    """A local account created or added to the local Administrators group."""
+    """Find a local account created or added to the local Administrators group."""
     rows = collection.rows("local-accounts")
     created = [r for r in rows if r.get("ActionType") == "UserAccountCreated"]
     promoted = [r for r in rows if r.get("ActionType") == "UserAccountAddedToLocalGroup"
@@ -378,7 +379,7 @@ def new_local_admin(collection: Collection) -> list[Finding]:
 
 @rule
 def scheduled_task_persistence(collection: Collection) -> list[Finding]:
-    """A scheduled task or service created that runs from a user-writable folder."""
+    """Find a scheduled task or service that runs a program from a user-writable folder."""
     rows = [r for r in collection.rows("scheduled-tasks-services")
             if USER_WRITABLE.search(r.get("Detail") or "")]
     if not rows:
@@ -403,7 +404,7 @@ def scheduled_task_persistence(collection: Collection) -> list[Finding]:
 
 @rule
 def lsass_access(collection: Collection) -> list[Finding]:
-    """A process opening LSASS memory or a credential dumping command line."""
+    """Find a process opening LSASS memory, or a credential dumping command line."""
     rows = collection.rows("lsass-access")
     if not rows:
         return []
@@ -426,7 +427,7 @@ def lsass_access(collection: Collection) -> list[Finding]:
 
 @rule
 def tool_download(collection: Collection) -> list[Finding]:
-    """A built-in tool used to download a file (certutil, bitsadmin, PowerShell web requests)."""
+    """Find a built-in tool used to download a file (certutil, bitsadmin, PowerShell requests)."""
     pattern = re.compile(r"(?i)(certutil(\.exe)?\s.*-urlcache|bitsadmin(\.exe)?\s.*/transfer|"
                          r"invoke-webrequest|\biwr\b|downloadfile|downloadstring|start-bitstransfer)")
     rows = [r for r in collection.rows("process-events")
