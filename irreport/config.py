@@ -29,7 +29,6 @@ ENVIRONMENT_KEYS = {
     "AZURE_CLIENT_CERTIFICATE_PATH": "certificate_path",
     "AZURE_CLIENT_CERTIFICATE_PASSWORD": "certificate_password",
 }
-SECRET_KEYS = ("client_secret", "certificate_password")
 
 
 @dataclass(frozen=True)
@@ -267,12 +266,3 @@ def http_settings(config: Mapping[str, Any]) -> HttpSettings:
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"[http] has an invalid value: {exc}") from None
 
-
-def redact(text: str, config: Mapping[str, Any]) -> str:
-    """Replace every configured secret in *text* with a placeholder."""
-    auth = config.get("auth") or {}
-    for key in SECRET_KEYS:
-        secret = auth.get(key)
-        if isinstance(secret, str) and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    return text
