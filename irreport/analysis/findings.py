@@ -385,7 +385,7 @@ def scheduled_task_persistence(collection: Collection) -> list[Finding]:
     if not rows:
         return []
     times = _times(rows, "Timestamp")
-    names = _names(r.get("Name") for r in rows)
+    names = _names(task_name(r.get("Name")) for r in rows)
     statement = (
         f"{len(rows)} scheduled task or service records on "
         f"{', '.join(_names(r.get('DeviceName') for r in rows))} run a program from a "
@@ -400,6 +400,11 @@ def scheduled_task_persistence(collection: Collection) -> list[Finding]:
         evidence=[_evidence("scheduled-tasks-services", rows, collection)],
         facts={"tasks": names},
     )]
+
+
+def task_name(value: Any) -> str:
+    """Return a task name as schtasks takes it: no quotes, no leading backslash of the root."""
+    return str(value or "").strip().strip('"').lstrip("\\")
 
 
 @rule

@@ -120,6 +120,7 @@ class PostIncident:
 
     first_malicious: datetime | None
     first_alert: datetime | None
+    intrusion: datetime | None = None
     lessons: list[str] = field(default_factory=list)
     detections: list[tuple[str, str]] = field(default_factory=list)
 
@@ -129,12 +130,21 @@ class PostIncident:
             return self.first_alert - self.first_malicious
         return None
 
+    @property
+    def intrusion_to_alert(self):
+        """Return the time from the attacker's first successful logon to the first alert."""
+        if self.intrusion and self.first_alert:
+            return self.first_alert - self.intrusion
+        return None
+
 
 def post_incident(findings: list[Finding], first_alert: datetime | None,
                   settings_gaps: list[str]) -> PostIncident:
     """Derive lessons and detection candidates from what the findings showed."""
     starts = [f.first_seen for f in findings if f.first_seen and f.rank >= 2]
-    review = PostIncident(first_malicious=min(starts) if starts else None, first_alert=first_alert)
+    logons = [f.facts["logon_time"] for f in findings if f.rule == "logon-after-inbound"]
+    review = PostIncident(first_malicious=min(starts) if starts else None, first_alert=first_alert,
+                          intrusion=min(logons) if logons else None)
     rules = {f.rule for f in findings}
     if "rdp-brute-force" in rules:
         review.lessons.append(

@@ -98,17 +98,31 @@ def gap_rows(collection: Collection) -> list[dict[str, str]]:
     return gaps
 
 
+ROUTINE_CATEGORIES = {"process", "network", "file"}
+
+
 def timeline_view(analysis: Analysis) -> tuple[TableView, int]:
-    """Show the events within ten minutes of a finding or alert, as many as fit."""
+    """Show the events near a finding or alert that a reader needs to follow the attack.
+
+    Near means within ten minutes. Routine process, network and file events are kept only
+    when an account named by the findings did them, so benign noise around the incident does
+    not crowd out the attacker's steps.
+    """
     events = analysis.timeline
     anchors = sorted([f.first_seen for f in analysis.findings if f.first_seen and f.rank >= 2]
                      + [a["time"] for a in analysis.alerts if a.get("time")])
+    accounts = {a.lower() for f in analysis.findings for a in f.accounts}
     window = timedelta(minutes=10)
-    if anchors:
-        near = [e for e in events if any(abs(e.time - a) <= window for a in anchors[:50])]
-    else:
-        near = events
-    chosen = near[:TIMELINE_ROWS]
+
+    def relevant(event) -> bool:
+        if not any(abs(event.time - a) <= window for a in anchors):
+            return False
+        if event.alert or event.category not in ROUTINE_CATEGORIES:
+            return True
+        return (event.account or "").split("\\")[-1].lower() in accounts
+
+    chosen = [e for e in events if relevant(e)] if anchors else events
+    chosen = chosen[:TIMELINE_ROWS]
     rows = [[cell(iso_time(e.time)), cell(e.device), cell(e.category), cell(e.action),
              cell(e.process), cell(e.account), cell(e.target, 200), cell(e.details, 200)]
             for e in chosen]
@@ -161,8 +175,10 @@ def build_context(collection: Collection, analysis: Analysis, meta: dict[str, An
         "summary": _summary_view(analysis),
         "review": {"first_malicious": _time(review.first_malicious),
                    "first_alert": _time(review.first_alert), "lessons": review.lessons,
-                   "detections": review.detections, "time_to_alert": review.time_to_alert},
+                   "detections": review.detections, "time_to_alert": review.time_to_alert,
+                   "intrusion": _time(review.intrusion)},
         "time_to_alert_text": _duration(review.time_to_alert),
+        "intrusion_to_alert_text": _duration(review.intrusion_to_alert),
         "finding_counts": [(s, severities[s]) for s in ("High", "Medium", "Low") if severities[s]],
         "findings": [finding_view(f) for f in analysis.findings],
         "views": {query_id: result_view(collection.results.get(query_id), query_id)
