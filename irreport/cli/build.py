@@ -8,15 +8,18 @@ import typer
 
 from irreport.cli import app
 from irreport.cli.common import (EndOption, LastOption, ParamOption, SourceOption, StartOption,
-                                 TimezoneOption, open_source_announced, parse_params,
-                                 time_range_for)
+                                 TimezoneOption, loaded_config, open_source_announced,
+                                 parse_params, show_prompt)
 from irreport.errors import ConfigurationError
+from irreport.timerange import resolve
 
 
 @app.command("build")
 def build(
     devices: list[str] = typer.Option(None, "--device", "-d",
                                       help="Device name to report on; repeat for several."),
+    incident: str = typer.Option(None, "--incident", help="Defender incident id: report on its "
+                                 "devices over its alerts' time range (needs a tenant)."),
     start: str = StartOption,
     end: str = EndOption,
     last: str = LastOption,
@@ -37,20 +40,28 @@ def build(
     Exits 0 when every query succeeded, 1 when the dossier was written but some queries
     failed, were skipped or truncated (the dossier lists them), 2 on an error.
 
-    Example: irreport build --device testmachine3
+    Examples: irreport build --device testmachine3
+              irreport build --incident 2972395
     """
     from irreport.build import BuildRequest, build_dossier, check_tlp, parse_formats
     from irreport.pack import QueryPack
 
+    config = loaded_config()
+    scope = _incident_scope(config, incident) if incident else None
+    devices = list(devices or (scope.device_names if scope else []))
     if not devices:
-        raise ConfigurationError("no device given; pass --device NAME (repeat for several)")
-    request = BuildRequest(devices=list(devices), out_dir=out_dir, name=name,
-                           formats=parse_formats(formats), force=force, tlp=check_tlp(tlp))
+        raise ConfigurationError("no device given; pass --device NAME (repeat for several) "
+                                 "or --incident ID")
+    request = BuildRequest(devices=devices, out_dir=out_dir, name=name,
+                           formats=parse_formats(formats), force=force, tlp=check_tlp(tlp),
+                           device_groups=config.get("device_groups"),
+                           incident=_incident_cover(scope) if scope else None)
     pack = QueryPack.load()
     request.overrides = parse_params(params, list(pack))
     source = open_source_announced(source_spec, timezone_name)
     try:
-        time_range = time_range_for(source, start, end, last)
+        default = scope.time_range if scope and scope.time_range else source.default_range()
+        time_range = resolve(start, end, last, now=source.now(), default=default)
         typer.echo(f"Collecting {len(pack)} queries for {', '.join(devices)}, "
                    f"{time_range.label()}", err=True)
         with _progress(len(pack)) as progress:
@@ -60,6 +71,25 @@ def build(
     _report(outcome)
     if not outcome.all_ok:
         raise typer.Exit(1)
+
+
+def _incident_scope(config, incident_id: str):
+    from irreport.incidents import scope_for_incident
+
+    scope = scope_for_incident(config, incident_id, prompt=show_prompt)
+    typer.echo(f"Incident {scope.incident_id}: {scope.title} ({scope.severity}, {scope.status}),"
+               f" {len(scope.alerts)} alerts, devices {', '.join(scope.device_names) or 'none'}",
+               err=True)
+    return scope
+
+
+def _incident_cover(scope) -> dict:
+    """Return the incident facts the dossier cover shows."""
+    return {
+        "id": scope.incident_id, "title": scope.title, "severity": scope.severity,
+        "status": scope.status,
+        "alerts": [{"title": a.title, "severity": a.severity} for a in scope.alerts],
+    }
 
 
 def _report(outcome) -> None:
