@@ -106,14 +106,17 @@ def timestamp_sql(value: str, origin_sql: str, column: str, zone: str | None) ->
                             "--timezone Europe/Berlin or --timezone UTC")
         local = _raise_sql(f"{origin_sql} || {holds} || {_shown(value)} || {advice}")
     bad = _bad_value_sql(value, origin_sql, column, "a timestamp", TIMESTAMP_FORMS)
+    # The direct cast comes first because it covers ISO 8601, the form of nearly every value,
+    # and is much cheaper than the pattern tests of the other forms.
     return (
+        f"coalesce(TRY_CAST({value} AS TIMESTAMPTZ)::TIMESTAMP, "
         f"CASE WHEN {value} IS NULL OR {text} = '' THEN NULL "
         f"WHEN regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?') THEN coalesce({epoch}, {bad}) "
         f"WHEN regexp_matches({text}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
         f"THEN coalesce(TRY_CAST({text} AS TIMESTAMPTZ)::TIMESTAMP, {bad}) "
         f"WHEN regexp_matches({text}, '^[A-Za-z]{{3}} [0-9]|^[0-9]{{1,2}}/[0-9]{{1,2}}/[0-9]{{4}}') "
         f"THEN {local} "
-        f"ELSE {bad} END"
+        f"ELSE {bad} END)"
     )
 
 
@@ -147,9 +150,10 @@ def value_sql(column: Column, target_type: str, origin_sql: str, zone: str | Non
     wanted = "true or false" if target == "BOOLEAN" else "a number"
     bad = _bad_value_sql(text, origin_sql, column.name, f"a valid {target}",
                          f"{wanted}, because the schema types {column.name} as {target}")
-    return (f"CASE WHEN {text} IS NULL OR trim({text}) = '' THEN NULL "
+    return (f"coalesce(TRY_CAST({text} AS {target}), "
+            f"CASE WHEN {text} IS NULL OR trim({text}) = '' THEN NULL "
             f"ELSE coalesce(TRY_CAST(trim({text}) AS {target}), "
-            f"TRY_CAST(TRY_CAST(trim({text}) AS DOUBLE) AS {target}), {bad}) END")
+            f"TRY_CAST(TRY_CAST(trim({text}) AS DOUBLE) AS {target}), {bad}) END)")
 
 
 def _as_text(column: Column) -> str:
