@@ -6,6 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Tests assert results, never speed: a deadline would fail a property test on a busy machine.
+settings.register_profile("irreport", deadline=None)
+settings.load_profile("irreport")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
