@@ -76,17 +76,17 @@ class _Skip(Exception):
 
 def _with_feeders(pack: QueryPack, only: list[str], overrides: dict[str, Any]) -> set[str]:
     """Return *only* plus the queries whose results feed a parameter the user did not set."""
-    wanted: set[str] = set()
+    needed: set[str] = set()
     pending = list(only)
     while pending:
         query = pack.get(pending.pop())
-        if query.id in wanted:
+        if query.id in needed:
             continue
-        wanted.add(query.id)
+        needed.add(query.id)
         for param in query.parameters:
             if param.feeds_from and param.name not in overrides:
                 pending.append(param.feeds_from[0])
-    return wanted
+    return needed
 
 
 def run_query(source: Source, query: Query, devices: list[str], time_range: TimeRange,
@@ -145,8 +145,8 @@ def collect(pack: QueryPack, source: Source, devices: list[str], time_range: Tim
         devices=list(devices), time_range=time_range, source_kind=source.kind,
         source_provenance=source.provenance(), pack_version=pack.version(),
     )
-    wanted = _with_feeders(pack, only, overrides) if only else None
-    order = [q for q in pack.ordered() if wanted is None or q.id in wanted]
+    needed = _with_feeders(pack, only, overrides) if only else None
+    order = [q for q in pack.ordered() if needed is None or q.id in needed]
 
     def run_one(query: Query, earlier: dict[str, QueryResult]) -> QueryResult:
         return run_query(source, query, devices, time_range, overrides, earlier)

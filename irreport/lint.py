@@ -1,8 +1,8 @@
 """`irreport queries check`: translate every pack query offline and lint it.
 
-The lint catches the mistakes that make an incident query silently wrong: a device-scoped query
-that never filters on its device list, a column compared with itself (`DeviceId =~ DeviceId` is
-always true), a query without the run's time range, and relative time (`ago()`) that would make
+The lint catches the mistakes that make an incident query silently wrong. A device-scoped query
+may never filter on its device list, or compare a column with itself (`DeviceId =~ DeviceId` is
+always true). A query may lack the run's time range, or use relative time (`ago()`), which makes
 a dossier impossible to reproduce.
 """
 
@@ -52,6 +52,7 @@ def lint(query: Query) -> list[Fault]:
     faults: list[Fault] = []
     code = code_only(query.body)
     names = {p.name for p in query.parameters}
+
     if query.scope == "device":
         if "Devices" not in names:
             faults.append(Fault(query.id, "device-scoped query declares no 'Devices' parameter"))
@@ -59,19 +60,23 @@ def lint(query: Query) -> list[Fault]:
             faults.append(Fault(
                 query.id, "device-scoped query never filters on Devices; add "
                 "'| where DeviceName in~ (Devices)' to each table it reads"))
+
     for match in _SELF_COMPARE.finditer(code):
         line = query.body_line + code[: match.start()].count("\n")
         faults.append(Fault(query.id, f"compares column {match.group(1)!r} with itself, which is "
                             "always true; compare it with a parameter or another column", line))
+
     uses_time = bool(_TIME_BETWEEN.search(code)) or (
         bool(_TIME_LOWER.search(code)) and bool(_TIME_UPPER.search(code)))
     if not uses_time and _reads_timed_table(query):
         faults.append(Fault(query.id, "does not restrict Timestamp to the run's range; add "
                             "'| where Timestamp between (StartTime .. EndTime)'"))
+
     for match in _AGO.finditer(code):
         line = query.body_line + code[: match.start()].count("\n")
         faults.append(Fault(query.id, "uses ago(), which makes the result depend on when it ran; "
                             "use StartTime and EndTime", line))
+
     unknown = [t for t in query.tables if t not in schema.tables()]
     if unknown:
         faults.append(Fault(query.id, f"header names unknown tables {unknown}"))
