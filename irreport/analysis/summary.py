@@ -45,7 +45,7 @@ def summarise(findings: list[Finding], devices: list[str]) -> Summary:
         f"or high severity were made on {', '.join(affected_devices)}.",
         f"Most likely entry point: {entry}",
     ]
-    steps = [f.title.lower() for f in ordered if f.rule not in ENTRY_RULES[:2]]
+    steps = [_lower_first(f.title) for f in ordered if f.rule not in ENTRY_RULES[:2]]
     if steps:
         sentences.append("After that came, in order: " + _join(_unique(steps)) + ".")
     if accounts:
@@ -60,6 +60,14 @@ def _entry_point(findings: list[Finding]) -> str:
             return match.statement
     earliest = min(findings, key=lambda f: f.first_seen)
     return f"not established; the earliest finding is: {earliest.statement}"
+
+
+def _lower_first(title: str) -> str:
+    """Lower-case a title's first word for use mid-sentence, unless it is an acronym."""
+    first = title.split(" ", 1)[0]
+    if first.isupper() and len(first) > 1:
+        return title
+    return title[:1].lower() + title[1:]
 
 
 def _unique(items: list[str]) -> list[str]:
