@@ -74,6 +74,11 @@ def folder_name(devices: list[str], end) -> str:
     return f"{safe}_{end:%Y-%m-%d}"
 
 
+def incident_query_ids(pack: QueryPack) -> list[str]:
+    """Return the queries the dossier runs: those no other report (such as posture) claims."""
+    return [query.id for query in pack if "report" not in query.extra]
+
+
 def build_dossier(request: BuildRequest, source: Source, pack: QueryPack, time_range,
                   progress: Progress | None = None) -> BuildOutcome:
     """Collect, analyse and render; the folder appears only once everything is written."""
@@ -81,7 +86,7 @@ def build_dossier(request: BuildRequest, source: Source, pack: QueryPack, time_r
     atomic = AtomicFolder(target, force=request.force)
     atomic.check_target()
     collection = collect(pack, source, request.devices, time_range, request.overrides,
-                         progress=progress)
+                         only=incident_query_ids(pack), progress=progress)
     analysis = analyse(collection, request.device_groups)
     generated_at = iso_time(utcnow())
     with atomic as work:

@@ -43,7 +43,8 @@ def build(
     Examples: irreport build --device testmachine3
               irreport build --incident 2972395
     """
-    from irreport.build import BuildRequest, build_dossier, check_tlp, parse_formats
+    from irreport.build import (BuildRequest, build_dossier, check_tlp, incident_query_ids,
+                                parse_formats)
     from irreport.pack import QueryPack
 
     config = loaded_config()
@@ -62,9 +63,10 @@ def build(
     try:
         default = scope.time_range if scope and scope.time_range else source.default_range()
         time_range = resolve(start, end, last, now=source.now(), default=default)
-        typer.echo(f"Collecting {len(pack)} queries for {', '.join(devices)}, "
+        count = len(incident_query_ids(pack))
+        typer.echo(f"Collecting {count} queries for {', '.join(devices)}, "
                    f"{time_range.label()}", err=True)
-        with _progress(len(pack)) as progress:
+        with _progress(count) as progress:
             outcome = build_dossier(request, source, pack, time_range, progress)
     finally:
         source.close()
