@@ -13,17 +13,20 @@ from irreport.textsafe import csv_cell, json_ready, shorten, visible
 
 def write_csv(result: QueryResult, stream: TextIO, for_people: bool = True) -> None:
     """Write rows as CSV; cells meant for people are neutralised against formula injection."""
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(result.columns)
+    # With CRLF rows (RFC 4180) the writer quotes a cell holding a lone CR; with LF rows it
+    # would not, and the reader would split the row there.
+    writer = csv.writer(stream, lineterminator="\r\n")
     cell = csv_cell if for_people else _plain
+    # Column names come from the export too when a query keeps every column.
+    writer.writerow([cell(c) for c in result.columns])
     for row in result.rows:
         writer.writerow([cell(row.get(c)) for c in result.columns])
 
 
 def _plain(value: Any) -> str:
-    from irreport.textsafe import to_text
+    from irreport.textsafe import to_text, without_surrogates
 
-    return to_text(value)
+    return without_surrogates(to_text(value))
 
 
 def result_json(result: QueryResult) -> dict[str, Any]:

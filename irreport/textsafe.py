@@ -8,21 +8,45 @@ HTML escaping is left to jinja2's autoescape; this module never produces markup.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import sys
+import unicodedata
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-# Bidirectional controls (embedding, override, isolate, marks) and other invisible formatting.
-_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f" + _BIDI + _INVISIBLE + "\ud800-\udfff]"
-)
-_UNSAFE_WITH_BREAKS = re.compile(
-    "[\x00-\x1f\x7f-\x9f" + _BIDI + _INVISIBLE + "\ud800-\udfff]"
-)
+# Control (Cc) and format (Cf) characters draw nothing or move text around: Cf contains the
+# bidirectional overrides and isolates, zero-width spaces and joiners, the byte order mark and
+# the invisible tag characters. Line and paragraph separators (Zl, Zp) break lines unseen, and
+# lone surrogates (Cs) come from undecodable bytes.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+@functools.cache
+def _hidden_class() -> str:
+    """Return a regex character class of every hidden code point in Python's Unicode data."""
+    ranges = []
+    start = None
+    for code in range(sys.maxunicode + 2):
+        hidden = code <= sys.maxunicode and unicodedata.category(chr(code)) in HIDDEN_CATEGORIES
+        if hidden and start is None:
+            start = code
+        elif not hidden and start is not None:
+            ranges.append(re.escape(chr(start)) + "-" + re.escape(chr(code - 1)))
+            start = None
+    return "[" + "".join(ranges) + "]"
+
+
+@functools.cache
+def _hidden_pattern(keep_breaks: bool) -> re.Pattern[str]:
+    if keep_breaks:
+        return re.compile("(?![\t\n])" + _hidden_class())
+    return re.compile(_hidden_class())
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -31,18 +55,17 @@ def _marker(match: re.Match) -> str:
 
 
 def visible(value: Any, keep_breaks: bool = False) -> str:
-    """Return *value* as text with every control, bidi and invisible character shown as <U+XXXX>.
+    """Return *value* as text with every hidden character shown as <U+XXXX>.
 
     Tabs and newlines are kept when *keep_breaks* is true (multi-line cells in HTML) and marked
     otherwise (one-line terminal tables).
     """
-    text = to_text(value)
-    pattern = _UNSAFE if keep_breaks else _UNSAFE_WITH_BREAKS
-    return pattern.sub(_marker, text)
+    return _hidden_pattern(keep_breaks).sub(_marker, to_text(value))
 
 
 def has_hidden_characters(value: Any) -> bool:
-    return bool(_UNSAFE.search(to_text(value)))
+    """Whether *value* contains a character that `visible` marks, tabs and newlines aside."""
+    return bool(_hidden_pattern(True).search(to_text(value)))
 
 
 def shorten(text: str, limit: int) -> tuple[str, bool]:
@@ -81,12 +104,18 @@ def csv_cell(value: Any) -> str:
     """Return a CSV cell that a spreadsheet will not evaluate as a formula.
 
     A leading apostrophe is the convention spreadsheets honour for "this is text"; the JSON
-    evidence keeps the exact value.
+    evidence keeps the exact value. A value that already starts with an apostrophe gets a
+    second one, so `original_csv_cell` can always strip exactly one.
     """
-    text = to_text(value)
-    if text.startswith(FORMULA_PREFIXES):
+    text = without_surrogates(to_text(value))
+    if text.startswith(FORMULA_PREFIXES + ("'",)):
         return "'" + text
     return text
+
+
+def original_csv_cell(cell: str) -> str:
+    """Undo `csv_cell` on a cell read back from a CSV file meant for people."""
+    return cell[1:] if cell.startswith("'") else cell
 
 
 def json_ready(value: Any) -> Any:
@@ -100,9 +129,7 @@ def json_ready(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     if isinstance(value, str):
-        # Lone surrogates come from undecodable bytes; JSON cannot carry them as text.
-        return value.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace") \
-            if _has_surrogates(value) else value
+        return without_surrogates(value)
     if isinstance(value, (list, tuple)):
         return [json_ready(v) for v in value]
     if isinstance(value, dict):
@@ -110,5 +137,16 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-def _has_surrogates(text: str) -> bool:
-    return any("\ud800" <= ch <= "\udfff" for ch in text)
+def without_surrogates(text: str) -> str:
+    """Return *text* without lone surrogates, which UTF-8 files and JSON cannot carry.
+
+    Surrogates made by Python's `surrogateescape` from undecodable bytes get those bytes back
+    where they form UTF-8; any other surrogate, such as half of a UTF-16 pair sent as a JSON
+    escape, becomes U+FFFD.
+    """
+    if not _SURROGATE.search(text):
+        return text
+    try:
+        return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from irreport.render.views import CELL_LIMIT
 from irreport.textsafe import shorten, visible
@@ -25,10 +26,23 @@ def visible_text(value: Any, limit: int = CELL_LIMIT) -> str:
     return shorten(visible(value), limit)[0]
 
 
+def show_hidden(value: Any) -> Any:
+    """Mark hidden characters in every string a template prints, wherever it came from.
+
+    Titles, finding statements and gap messages carry process, file and account names that
+    no table cell or `visible` filter has seen. Markup, such as the output of a macro or the
+    bundled CSS, was built by irreport and is left alone.
+    """
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return visible(value, keep_breaks=True)
+    return value
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         autoescape=True,
+        finalize=show_hidden,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

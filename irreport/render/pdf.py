@@ -8,7 +8,10 @@ files inside the package's templates folder, and refuses everything else.
 from __future__ import annotations
 
 import logging
+import mimetypes
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from irreport.errors import RenderError
 from irreport.render.html import templates_dir
@@ -16,24 +19,40 @@ from irreport.render.html import templates_dir
 log = logging.getLogger(__name__)
 
 
+def package_file(url: str, root: Path) -> Path | None:
+    """Return the file a `file:` URL names when it lies inside *root*, else None.
+
+    The path is decoded the way urllib decodes it (so `%2e%2e` is `..`) before it is resolved
+    and compared, and the file returned is the one that was checked.
+    """
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
+        return None
+    path = Path(url2pathname(parts.path)).resolve()
+    if path.is_relative_to(root) and path.is_file():
+        return path
+    return None
+
+
 def _fetcher_class():
-    from weasyprint.urls import URLFetcher
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
 
     class LocalOnlyFetcher(URLFetcher):
         """A URL fetcher that records and refuses every URL it will not serve."""
 
         def __init__(self):
-            super().__init__(allowed_protocols=("data", "file"), allow_redirects=False)
+            super().__init__(allowed_protocols=("data",), allow_redirects=False)
             self.refused: list[str] = []
             self.root = templates_dir().resolve()
 
         def fetch(self, url, headers=None):
             if url.startswith("data:"):
                 return super().fetch(url, headers)
-            if url.startswith("file://"):
-                path = Path(url[len("file://"):].split("?")[0]).resolve()
-                if path.is_relative_to(self.root) and path.is_file():
-                    return super().fetch(url, headers)
+            path = package_file(url, self.root)
+            if path is not None:
+                kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                return URLFetcherResponse(path.as_uri(), path.read_bytes(),
+                                          {"Content-Type": kind})
             self.refused.append(url)
             log.warning("refused to fetch %r while rendering the PDF", url[:200])
             raise ValueError(f"irreport fetches nothing while rendering; refused {url[:200]!r}")

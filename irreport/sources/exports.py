@@ -12,6 +12,7 @@ CSV and JSON are read as text and converted by `coercion`; Parquet keeps its own
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import logging
 import os
@@ -96,6 +97,27 @@ def read_head(path: Path) -> bytes:
                           "exists and that you may read it", source=str(path)) from None
 
 
+def first_invalid_utf8(path: Path) -> int | None:
+    """Return the offset of the first byte of *path* that is not valid UTF-8, or None."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            # The decoder holds back an unfinished sequence, whose bytes precede this block.
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                return offset - pending + exc.start
+            offset += len(block)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        return offset - len(decoder.getstate()[0]) + exc.start
+    return None
+
+
 def is_streaming_file(path: Path) -> bool:
     if format_of(path) != "json":
         return False
@@ -147,6 +169,14 @@ def _csv_reader(source, path: Path) -> tuple[str, list[Column]]:
     # Excel's "Unicode text" and some PowerShell exports write UTF-16 with a byte order mark.
     utf16 = read_head(path).startswith((b"\xff\xfe", b"\xfe\xff"))
     encoding = ", encoding='utf-16'" if utf16 else ""
+    invalid_at = None if utf16 else first_invalid_utf8(path)
+    if invalid_at is not None:
+        # DuckDB rejects the whole file on one bad byte. A CSV that is not UTF-8 is most
+        # likely a Windows code page export, and Latin-1 reads every byte of it as some
+        # character, so the rows load and the odd ones stay visible.
+        encoding = ", encoding='latin-1'"
+        source.warn(f"{path} is not valid UTF-8 (first invalid byte at offset {invalid_at}), "
+                    "so it was read as Latin-1; check its non-ASCII values against the file")
     delimiter = ", delim='\\t'" if path.name.lower().endswith(".tsv") else ""
     reader = (f"read_csv({quote_text(str(path))}, header=true, all_varchar=true, quote='\"', "
               f"escape='\"'{delimiter}{encoding})")
