@@ -68,10 +68,25 @@ def check_tlp(value: str) -> str:
 
 
 def folder_name(devices: list[str], end) -> str:
-    """Return a file-system-safe folder name from device names, which the user typed."""
+    """Return a file-system-safe folder name from device names, which the user typed.
+
+    The name has no separator, no `..` and no leading dot, which would hide it among the
+    work folders of unfinished builds.
+    """
     joined = "+".join(devices)[:80] or "dossier"
-    safe = re.sub(r"[^A-Za-z0-9._+-]", "_", joined).strip(".") or "dossier"
+    safe = re.sub(r"[^A-Za-z0-9._+-]", "_", joined)
+    safe = re.sub(r"\.{2,}", ".", safe).strip(".") or "dossier"
     return f"{safe}_{end:%Y-%m-%d}"
+
+
+def check_name(name: str) -> str:
+    """Return *name* when it can be a dossier folder inside the output folder, else raise."""
+    if (not name or name in (".", "..") or name.startswith(".") or "/" in name
+            or "\\" in name or "\0" in name):
+        raise ConfigurationError(
+            f"--name {name!r} is not a folder name; give a plain name without slashes or a "
+            "leading dot, such as case-2026-014")
+    return name
 
 
 def incident_query_ids(pack: QueryPack) -> list[str]:
@@ -82,7 +97,8 @@ def incident_query_ids(pack: QueryPack) -> list[str]:
 def build_dossier(request: BuildRequest, source: Source, pack: QueryPack, time_range,
                   progress: Progress | None = None) -> BuildOutcome:
     """Collect, analyse and render; the folder appears only once everything is written."""
-    target = request.out_dir / (request.name or folder_name(request.devices, time_range.end))
+    name = check_name(request.name) if request.name is not None else None
+    target = request.out_dir / (name or folder_name(request.devices, time_range.end))
     atomic = AtomicFolder(target, force=request.force)
     atomic.check_target()
     collection = collect(pack, source, request.devices, time_range, request.overrides,

@@ -8,12 +8,16 @@ a manifest that contains the PDF's own hash.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,8 @@ from irreport.errors import RenderError
 from irreport.output import result_json, write_csv
 from irreport.pack import describe, text_sha256
 from irreport.textsafe import iso_time, json_ready
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 PARTIAL_MARKER = ".incomplete"
@@ -118,8 +124,12 @@ def seal(manifest: dict[str, Any], folder: Path) -> None:
                 MANIFEST, PARTIAL_MARKER):
             rendered[relative] = file_sha256(path)
     manifest["rendered"] = rendered
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False),
-                                   encoding="utf-8")
+    (folder / MANIFEST).write_text(manifest_text(manifest), encoding="utf-8")
+
+
+def manifest_text(manifest: dict[str, Any]) -> str:
+    """Serialise the manifest exactly as `seal` writes it, so `verify` can compare bytes."""
+    return json.dumps(manifest, indent=1, ensure_ascii=False)
 
 
 @dataclass
@@ -143,32 +153,55 @@ def verify(folder: Path) -> Verification:
         return Verification([], [MANIFEST], [], [f"{folder} has no {MANIFEST}; it is not a "
                                                  "finished dossier folder"])
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        text = manifest_path.read_text(encoding="utf-8")
+        manifest = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         return Verification([MANIFEST], [], [], [f"{MANIFEST} is not valid JSON: {exc}"])
+    if not isinstance(manifest, dict):
+        return Verification([MANIFEST], [], [], [f"{MANIFEST} is not a JSON object"])
     listed = {**manifest.get("evidence", {}), **manifest.get("rendered", {})}
+    problems = [f"{MANIFEST} lists {relative!r}, which is outside the dossier folder"
+                for relative in sorted(listed) if not _inside(folder, relative)]
     changed, missing = [], []
     for relative, expected in sorted(listed.items()):
         path = folder / relative
+        if not _inside(folder, relative):
+            continue
         if not path.is_file():
             missing.append(relative)
         elif file_sha256(path) != expected:
             changed.append(relative)
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     added = sorted(present - set(listed) - {MANIFEST})
-    problems = []
     if manifest.get("core_sha256") != core_hash(manifest):
+        changed.insert(0, MANIFEST)
         problems.append("the manifest's own content no longer matches its core_sha256")
+    elif text != manifest_text(manifest):
+        # Whitespace or key order changed: the values still hash, but the file was edited.
+        changed.insert(0, MANIFEST)
+    html = folder / "dossier.html"
+    if "dossier.html" not in changed and html.is_file() and str(
+            manifest.get("core_sha256")) not in html.read_text(encoding="utf-8", errors="replace"):
+        problems.append("dossier.html does not carry the manifest's core_sha256, so the manifest "
+                        "was rewritten after the dossier was rendered")
     if (folder / PARTIAL_MARKER).exists():
         problems.append("the folder is marked incomplete: its build did not finish")
     return Verification(changed, missing, added, problems)
 
 
+def _inside(folder: Path, relative: str) -> bool:
+    parts = Path(relative).parts
+    return bool(parts) and not Path(relative).is_absolute() and ".." not in parts
+
+
 class AtomicFolder:
     """A dossier folder built under a temporary name and renamed into place when complete.
 
-    An interrupted build leaves only the temporary folder, marked incomplete and without a
-    manifest, so nothing half-written can pass `irreport verify`.
+    The work folder `.NAME.<random>.partial` sits beside the target and carries an
+    `.incomplete` marker until the rename. A build that fails or is interrupted removes its
+    work folder. One that is killed cannot, so it leaves the work folder with the marker and
+    without a manifest, and `irreport verify` rejects it. The next build of the same name
+    removes such folders once they are older than `STALE_AFTER`.
     """
 
     def __init__(self, target: Path, force: bool = False):
@@ -185,6 +218,7 @@ class AtomicFolder:
     def __enter__(self) -> Path:
         self.check_target()
         self.target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_work(self.target)
         self.work = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".partial",
                                           dir=self.target.parent))
         (self.work / PARTIAL_MARKER).write_text("build in progress\n", encoding="utf-8")
@@ -193,13 +227,45 @@ class AtomicFolder:
     def __exit__(self, exc_type, exc, tb) -> None:
         assert self.work is not None
         if exc_type is not None:
-            # The marker stays, so the leftover folder is recognisably incomplete.
+            shutil.rmtree(self.work, ignore_errors=True)
             return
+        if self.target.exists() and not self.force:
+            shutil.rmtree(self.work, ignore_errors=True)
+            raise RenderError(
+                f"{self.target} was created by another run while this one was building, so "
+                "nothing was replaced; run again with --force to replace it")
         (self.work / PARTIAL_MARKER).unlink()
         if self.target.exists():
+            # NOTE: between these two renames the target is briefly absent; a build killed
+            # there leaves the previous dossier in `.NAME.old-PID`, which nothing removes.
             retired = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
             os.replace(self.target, retired)
             os.replace(self.work, self.target)
             shutil.rmtree(retired, ignore_errors=True)
         else:
             os.replace(self.work, self.target)
+
+
+# A build of the same name may still be running from another shell, and a live tenant's pack
+# with retries can take an hour, so only work folders older than this are taken as abandoned.
+STALE_AFTER = timedelta(hours=6)
+
+
+def remove_stale_work(target: Path, now: float | None = None) -> list[Path]:
+    """Remove the abandoned work folders of *target*; returns those removed.
+
+    Only folders named like a work folder of this target that still carry the `.incomplete`
+    marker are removed, so a folder a person renamed or finished by hand stays.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    for candidate in target.parent.glob(f".{glob.escape(target.name)}.*.partial"):
+        marker = candidate / PARTIAL_MARKER
+        if not candidate.is_dir() or candidate.is_symlink() or not marker.is_file():
+            continue
+        if now - marker.stat().st_mtime < STALE_AFTER.total_seconds():
+            continue
+        log.info("removing %s, left by a build that did not finish", candidate)
+        shutil.rmtree(candidate, ignore_errors=True)
+        removed.append(candidate)
+    return removed
