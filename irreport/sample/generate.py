@@ -1,4 +1,4 @@
-"""Generate the bundled sample incident: irreport/sample/data/<Table>.jsonl and anchor.json.
+"""Generate the bundled sample: the incident in <Table>.jsonl, the fleet weeks in <Table>.jsonl.gz.
 
 The scenario, with its devices, times, names and hashes, is laid out in docs/sample-incident.md.
 The output depends only on SEED and this package's code, with no clock and no network, so running
@@ -11,6 +11,7 @@ twice writes the same bytes.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from irreport.sample.alerts import raise_alerts
 from irreport.sample.attack import simulate_intrusion
 from irreport.sample.benign import simulate_everyday_activity
 from irreport.sample.fleet import build_fleet
+from irreport.sample.fleet_activity import generate_fleet_weeks
+from irreport.sample.fleet_weeks import POSTURE_END
 from irreport.sample.posture import assess_configurations, report_inventory
 from irreport.sample.rows import DATA_END, DATA_START, Telemetry
 
@@ -27,6 +30,11 @@ ANCHOR_DESCRIPTION = (
     "Made-up Defender for Endpoint incident: RDP brute force against testmachine3, a discovery "
     "script, persistence, a blocked credential theft and lateral movement to srv-files01, amid "
     "three days of ordinary activity on seven devices."
+)
+
+POSTURE_DESCRIPTION = (
+    "Three weeks (2026-W47 to W49) of 30 devices, the incident's seven among them, in the "
+    "<Table>.jsonl.gz files; the posture report takes posture_end as now."
 )
 
 
@@ -58,7 +66,10 @@ def iso_bounds() -> tuple[str, str]:
 
 
 def write_sample(out: Path, seed: int = SEED) -> dict[str, int]:
-    """Write one JSON-lines file per table and anchor.json into out. Returns the row count per table."""
+    """Write the incident's and the fleet weeks' files per table and anchor.json into out.
+
+    Returns the row count per file.
+    """
     tel = generate_telemetry(seed)
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
@@ -67,13 +78,28 @@ def write_sample(out: Path, seed: int = SEED) -> dict[str, int]:
         lines = [json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in rows]
         (out / f"{table}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
         counts[table] = len(rows)
+    fleet = generate_fleet_weeks(seed)
+    for table in sorted(fleet.rows):
+        rows = fleet.ordered_rows(table)
+        write_gzip_lines(out / f"{table}.jsonl.gz", rows)
+        counts[f"{table} (fleet weeks)"] = len(rows)
     anchor = {
         "start": f"{DATA_START:%Y-%m-%dT%H:%M:%SZ}",
         "end": f"{DATA_END:%Y-%m-%dT%H:%M:%SZ}",
         "description": ANCHOR_DESCRIPTION,
+        "posture_end": f"{POSTURE_END:%Y-%m-%dT%H:%M:%SZ}",
+        "posture_description": POSTURE_DESCRIPTION,
     }
     (out / "anchor.json").write_text(json.dumps(anchor, indent=2) + "\n", encoding="utf-8", newline="\n")
     return counts
+
+
+def write_gzip_lines(path: Path, rows: list[dict[str, object]]) -> None:
+    """Write JSON lines gzipped with no name and no time in the header, so the bytes repeat."""
+    lines = [json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in rows]
+    with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                               compresslevel=9) as packed:
+        packed.write(("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def main(argv: list[str] | None = None) -> None:

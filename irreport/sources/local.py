@@ -47,6 +47,8 @@ class LocalSource:
         self.label = label
         self.files = files
         self.anchor = anchor
+        #: the fleet data's own "now" for the posture report, where it differs from anchor.end
+        self.posture_end: datetime | None = None
         #: IANA zone of exported timestamps that carry none (the portal's local format)
         self.timezone_name = timezone_name
         self.row_counts: dict[str, int] = {}
@@ -164,7 +166,11 @@ def sample_dir() -> Path:
 
 
 def open_sample() -> LocalSource:
-    """Open the bundled incident; its anchor.json gives the range a build covers by default."""
+    """Open the bundled sample; its anchor.json gives the range a build covers by default.
+
+    The key `posture_end` of anchor.json is the end of the fleet data, which the posture
+    report takes as "now".
+    """
     folder = sample_dir()
     files = sorted(p for p in folder.iterdir() if p.is_file() and table_file_name(p))
     source = open_files(files, folder, kind="sample",
@@ -173,6 +179,8 @@ def open_sample() -> LocalSource:
     if anchor_path.exists():
         anchor = json.loads(anchor_path.read_text(encoding="utf-8"))
         source.anchor = TimeRange(parse_instant(anchor["start"]), parse_instant(anchor["end"]))
+        if anchor.get("posture_end"):
+            source.posture_end = parse_instant(anchor["posture_end"])
     return source
 
 
