@@ -38,7 +38,7 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v",
 
 def _register() -> None:
     # Imported for their side effect: each module adds its commands to `app`.
-    from irreport.cli import auth, build, queries, sources, verify  # noqa: F401
+    from irreport.cli import auth, build, posture, queries, sources, verify  # noqa: F401
 
 
 def main() -> None:
