@@ -7,10 +7,13 @@ the pack's result columns, so they work the same on every source.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 from irreport.analysis.model import Evidence, Finding
@@ -298,7 +301,7 @@ def defender_detections(collection: Collection) -> list[Finding]:
         if not rows:
             continue
         times = _times(rows, "Timestamp")
-        details = _names(r.get("Detail") or r.get("ActionType") for r in rows)
+        details = _names(_detail(r) for r in rows)
         outcomes = _names(r.get("Outcome") for r in rows)
         statement = (
             f"Defender recorded {len(rows)} {category} events on "
@@ -319,6 +322,23 @@ def defender_detections(collection: Collection) -> list[Finding]:
             facts={"category": category, "count": len(rows)},
         ))
     return findings
+
+
+@lru_cache(maxsize=1)
+def asr_rule_names() -> dict[str, str]:
+    path = resources.files("irreport") / "data" / "asr-rules.json"
+    names = json.loads(path.read_text(encoding="utf-8"))
+    return {k.lower(): v for k, v in names.items() if not k.startswith("_")}
+
+
+def _detail(row: dict[str, Any]) -> str:
+    """Return an event's detail, with an ASR rule id replaced by the rule's name."""
+    detail = row.get("Detail") or row.get("ActionType") or ""
+    if row.get("Category") == "Attack surface reduction":
+        name = asr_rule_names().get(str(detail).lower())
+        if name:
+            return f"{name} ({row.get('ActionType')})"
+    return str(detail)
 
 
 @rule
