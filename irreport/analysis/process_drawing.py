@@ -21,7 +21,9 @@ ROW_HEIGHT_IN = 0.26
 INDENT_IN = 0.32
 LABEL_WIDTH_IN = 2.6
 COMMAND_WIDTH_IN = 5.0
-COMMAND_CHARS = 80
+# 7.5 pt DejaVu Sans Mono advances about 0.07 in a character as drawn, so 72 characters
+# and the ellipsis end inside the command column; 80 ran past the figure's edge.
+COMMAND_CHARS = 72
 FONT_SIZE = 7.5
 MARKED_COLOUR = "#b03a2e"
 MARKED_FILL = "#fadbd8"
