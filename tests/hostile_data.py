@@ -65,6 +65,18 @@ def _process_row(minute: int, pid: int, parent_pid: int, parent_name: str, file_
     }
 
 
+def _process_evidence(alert_id: str, role: str, process: dict) -> dict:
+    """Return an AlertEvidence row naming *process*, so the process graph marks it."""
+    return {
+        "Timestamp": "2026-12-01T10:08:00.000Z", "AlertId": alert_id, "Title": ALERT_TITLE,
+        "Categories": "[\"Execution\"]", "AttackTechniques": "[\"T1036.002\"]",
+        "ServiceSource": "Microsoft Defender for Endpoint", "DetectionSource": "EDR",
+        "EntityType": "Process", "EvidenceRole": role, "FileName": process["FileName"],
+        "ProcessCommandLine": process["ProcessCommandLine"], "AccountName": "attacker",
+        "DeviceId": DEVICE_ID, "DeviceName": DEVICE, "Severity": "High",
+    }
+
+
 def _jsonl(path: Path, rows: list[dict]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for row in rows:
@@ -98,21 +110,10 @@ def write_hostile_export(folder: Path, port: int) -> dict[str, str]:
         "Category": "Execution", "Severity": "High", "ServiceSource": "Microsoft Defender "
         "for Endpoint", "DetectionSource": "EDR", "AttackTechniques": "[\"T1036.002\"]",
     }])
-    _jsonl(folder / "AlertEvidence.jsonl", [{
-        "Timestamp": "2026-12-01T10:08:00.000Z", "AlertId": alert_id, "Title": ALERT_TITLE,
-        "Categories": "[\"Execution\"]", "AttackTechniques": "[\"T1036.002\"]",
-        "ServiceSource": "Microsoft Defender for Endpoint", "DetectionSource": "EDR",
-        "EntityType": "Process", "EvidenceRole": "Impacted", "FileName": DISGUISED_NAME,
-        "ProcessCommandLine": processes[0]["ProcessCommandLine"], "AccountName": "attacker",
-        "DeviceId": DEVICE_ID, "DeviceName": DEVICE, "Severity": "High",
-    }, {
-        "Timestamp": "2026-12-01T10:08:00.000Z", "AlertId": alert_id, "Title": ALERT_TITLE,
-        "Categories": "[\"Execution\"]", "AttackTechniques": "[\"T1036.002\"]",
-        "ServiceSource": "Microsoft Defender for Endpoint", "DetectionSource": "EDR",
-        "EntityType": "Process", "EvidenceRole": "Related", "FileName": MATH_NAME,
-        "ProcessCommandLine": processes[3]["ProcessCommandLine"], "AccountName": "attacker",
-        "DeviceId": DEVICE_ID, "DeviceName": DEVICE, "Severity": "High",
-    }])
+    _jsonl(folder / "AlertEvidence.jsonl", [
+        _process_evidence(alert_id, "Impacted", processes[0]),
+        _process_evidence(alert_id, "Related", processes[3]),
+    ])
 
     _jsonl(folder / "DeviceRegistryEvents.jsonl", [{
         "Timestamp": "2026-12-01T10:09:00.000Z", "DeviceId": DEVICE_ID, "DeviceName": DEVICE,
