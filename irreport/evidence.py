@@ -67,6 +67,8 @@ def query_records(collection: Collection, evidence_dir: Path,
         records.append({
             "id": query_id,
             "title": query.title if query else query_id,
+            # NOTE: a live query split into shorter ranges sends one text per range; only the
+            # whole-range text is hashed here.
             "text_sha256": text_sha256(result.text) if result.text else None,
             "parameters": json_ready(result.parameters),
             "started_at": iso_time(result.started_at) if result.started_at else None,
@@ -179,6 +181,8 @@ def verify(folder: Path) -> Verification:
     elif text != manifest_text(manifest):
         # Whitespace or key order changed: the values still hash, but the file was edited.
         changed.insert(0, MANIFEST)
+    # NOTE: only the HTML is searched for the printed hash, so a PDF-only dossier whose
+    # manifest was resealed with new hashes still passes.
     html = folder / "dossier.html"
     if "dossier.html" not in changed and html.is_file() and str(
             manifest.get("core_sha256")) not in html.read_text(encoding="utf-8", errors="replace"):
