@@ -196,7 +196,7 @@ def _json_rows_reader(source, path: Path) -> tuple[str, list[Column]]:
         source.con, f"SELECT DISTINCT unnest(json_keys(json)) FROM {objects}", str(path))]
     # Each `json ->> key` parses the whole object again, and the conversion SQL repeats a
     # column up to ten times, so a 3 MB file took 2 s and 500 MB. One json_extract_string
-    # over every key parses each object once; a key that a JSON path cannot quote keeps ->>.
+    # over every key parses each object once. A key that a JSON path cannot quote keeps ->>.
     quotable = [key for key in keys if '"' not in key and "\\" not in key]
     paths = "[" + ", ".join(quote_text(f'$."{key}"') for key in quotable) + "]"
     reader = f"(SELECT json, json_extract_string(json, {paths}) AS __values FROM {objects})"
