@@ -47,13 +47,22 @@ def alerts_of(collection: Collection) -> list[dict[str, Any]]:
 
 
 def analyse(collection: Collection, device_groups: dict[str, Any] | None = None) -> Analysis:
+    """Run the finding rules and derive indicators, actions, summary, advice, graph and timeline."""
+    analysis = analyse_findings(collection, device_groups)
+    add_process_graph(analysis, collection)
+    add_timeline(analysis, collection)
+    return analysis
+
+
+def analyse_findings(collection: Collection,
+                     device_groups: dict[str, Any] | None = None) -> Analysis:
     """Run the finding rules and derive indicators, actions, summary and advice."""
     findings = finding_rules.run_rules(collection)
     indicators = extract_indicators(findings, collection)
     gaps = configuration_gaps(collection.rows("secure-configuration"))
     alerts = alerts_of(collection)
     first_alert = alerts[0]["time"] if alerts else None
-    analysis = Analysis(
+    return Analysis(
         findings=findings,
         indicators=indicators,
         actions=containment_actions(findings, indicators),
@@ -63,22 +72,27 @@ def analyse(collection: Collection, device_groups: dict[str, Any] | None = None)
         configuration_gaps=gaps,
         alerts=alerts,
     )
-    _add_graph_and_timeline(analysis, collection)
-    return analysis
 
 
-def _add_graph_and_timeline(analysis: Analysis, collection: Collection) -> None:
-    from irreport.analysis import process_graph, timeline
+def add_process_graph(analysis: Analysis, collection: Collection) -> None:
+    """Build the process graph and mark the processes that alerts and findings name."""
+    from irreport.analysis import process_graph
 
     graph = process_graph.build_process_graph(collection)
     process_graph.mark_from_alert_evidence(graph, collection.rows("alert-evidence"))
+    by_command = process_graph.command_line_index(graph)
     for finding in analysis.findings:
         commands = _command_lines(r for e in finding.evidence for r in e.rows)
-        if commands:
-            process_graph.mark_processes(
-                graph, lambda _key, node: (node.get("command_line") or "").strip().lower()
-                in commands, f"finding: {finding.title}")
+        keys = [key for command in commands for key in by_command.get(command, [])]
+        if keys:
+            process_graph.mark_processes(graph, keys, f"finding: {finding.title}")
     analysis.graph = graph
+
+
+def add_timeline(analysis: Analysis, collection: Collection) -> None:
+    """Merge every mapped query's events into the timeline and find its bursts."""
+    from irreport.analysis import timeline
+
     analysis.timeline = timeline.build_timeline(collection)
     analysis.bursts = timeline.find_bursts(analysis.timeline)
 

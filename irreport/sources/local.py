@@ -17,6 +17,7 @@ from typing import Any
 
 from irreport import schema
 from irreport.errors import ConfigurationError, SourceError
+from irreport.memory import collector_paused
 from irreport.sources import (EMPTY, FAILED, OK, UNSUPPORTED, QueryResult, stopwatch, utcnow)
 from irreport.sources.exports import find_export_files, format_of, load_files, table_file_name
 from irreport.timerange import TimeRange, parse_instant
@@ -108,7 +109,8 @@ class LocalSource:
             relation = duckdb_kql.kql(self.con, text)
             result.columns = list(relation.columns)
             result.types = [str(t) for t in relation.types]
-            result.rows = [_row_dict(result.columns, row) for row in relation.fetchall()]
+            with collector_paused():
+                result.rows = [_row_dict(result.columns, row) for row in relation.fetchall()]
             result.status = OK if result.rows else EMPTY
         except duckdb_kql.KqlUnsupportedError as exc:
             result.status = UNSUPPORTED
