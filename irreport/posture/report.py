@@ -99,10 +99,17 @@ def build_posture_report(request: PostureRequest, source: Source, pack: QueryPac
                          time_range: TimeRange,
                          progress: Progress | None = None) -> PostureOutcome:
     """Collect, compute and render the report of the week that *time_range* covers."""
-    label = week_label(time_range)
-    atomic = AtomicFolder(request.out_dir / report_name(label), force=request.force)
-    atomic.check_target()
+    AtomicFolder(request.out_dir / report_name(week_label(time_range)),
+                 force=request.force).check_target()
     current, before = collect_weeks(pack, source, time_range, request.device_groups, progress)
+    return write_posture_report(request, pack, current, before)
+
+
+def write_posture_report(request: PostureRequest, pack: QueryPack, current: Collection,
+                         before: Collection) -> PostureOutcome:
+    """Compute the figures of two collected weeks and write the report folder."""
+    label = week_label(current.time_range)
+    atomic = AtomicFolder(request.out_dir / report_name(label), force=request.force)
     figures = posture_week(current, "this week", before)
     before_figures = posture_week(before, "week before")
     meta = _meta(request, current, label, posture_pack_version(pack, list(current.results)))

@@ -17,6 +17,10 @@ from irreport.render.views import TableView, cell, table_view
 from irreport.textsafe import iso_time
 
 RUN_KEY_ROWS = 40
+EXPOSURE_ROWS = 40
+SENSOR_ROWS = 60
+# Device names shown in one table cell; the rest are counted, and the evidence lists them all.
+NAMES_SHOWN = 30
 # Facts no posture query can supply, listed under "What could not be seen" every week.
 LIMITATIONS = [
     "Alert and incident status (new, in progress, resolved) is not in the Advanced Hunting "
@@ -52,13 +56,40 @@ def headline_rows(figures: PostureWeek, before: PostureWeek,
     return rows
 
 
+def named_devices(names: list[str]) -> str:
+    """Join up to NAMES_SHOWN device names and count the rest."""
+    shown = ", ".join(names[:NAMES_SHOWN])
+    hidden = len(names) - NAMES_SHOWN
+    return f"{shown} and {hidden} more" if hidden > 0 else shown
+
+
+def compliance_rows(figures: PostureWeek) -> list[dict[str, Any]]:
+    rows = []
+    for control in figures.compliance:
+        if control.control == "ASR rules in block mode":
+            names = [f"{f['device']} ({f['configurations']})" for f in control.failing]
+        else:
+            names = [f["device"] for f in control.failing]
+        rows.append({"control": control.control, "compliant": control.compliant,
+                     "assessed": control.assessed, "percent": control.percent,
+                     "failing": named_devices(names) or "none"})
+    return rows
+
+
+def automation_rows(figures: PostureWeek,
+                    automation_levels: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return [{**vars(advice), "devices": named_devices(advice.devices)}
+            for advice in automation_advice(figures.devices, automation_levels)]
+
+
 def exposure_view(figures: PostureWeek) -> TableView:
     rows = [[cell(r["DeviceName"]), cell(r["Service"]), cell(r["LocalPort"]),
              cell(r["RemoteAddresses"]), cell(r["Connections"]),
              cell(iso_time(r["FirstSeen"])), cell(iso_time(r["LastSeen"]))]
-            for r in figures.exposure]
+            for r in figures.exposure[:EXPOSURE_ROWS]]
     return TableView(["Device", "Service", "Port", "Public addresses", "Connections",
-                      "First seen", "Last seen"], rows, len(rows), "posture-exposure")
+                      "First seen", "Last seen"], rows, len(figures.exposure),
+                     "posture-exposure")
 
 
 def top_devices_view(figures: PostureWeek) -> TableView:
@@ -74,9 +105,9 @@ def top_devices_view(figures: PostureWeek) -> TableView:
 def sensor_view(figures: PostureWeek) -> TableView:
     rows = [[cell(i["device"]), cell(i["group"]), cell(i["issue"]), cell(i["state"]),
              cell(iso_time(i["last_seen"]) if i["last_seen"] else "")]
-            for i in figures.sensor_issues]
+            for i in figures.sensor_issues[:SENSOR_ROWS]]
     return TableView(["Device", "Device group", "Issue", "Reported state", "Last report"],
-                     rows, len(rows), "posture-sensor-health")
+                     rows, len(figures.sensor_issues), "posture-sensor-health")
 
 
 def gap_list(collections: tuple[Collection, Collection],
@@ -142,10 +173,10 @@ def build_posture_context(figures: PostureWeek, before: PostureWeek, changes: li
                                                   "DevicesWithValue",
                                                   "InitiatingProcessFileName"],
                                RUN_KEY_ROWS, "posture-run-keys"),
-        "compliance": figures.compliance,
+        "compliance": compliance_rows(figures),
         "sensor": sensor_view(figures),
         "device_count": len(figures.devices),
-        "automation": automation_advice(figures.devices, automation_levels),
+        "automation": automation_rows(figures, automation_levels),
         "disruption_advice": DISRUPTION_ADVICE,
         "gaps": gap_list(collections, (figures, before)),
         "appendix": appendix(collections),
