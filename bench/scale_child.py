@@ -1,0 +1,291 @@
+"""One measurement of `scale.py`, run in a fresh interpreter; prints its figures as JSON.
+
+    python bench/scale_child.py stages FOLDER OUT
+    python bench/scale_child.py graph FOLDER
+    python bench/scale_child.py queries FOLDER RUNS
+    python bench/scale_child.py render ROWS PDF
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import time
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import scale_data  # noqa: E402
+
+from irreport.timerange import TimeRange  # noqa: E402
+
+TIME_RANGE = TimeRange(scale_data.START, scale_data.END)
+GENERATED_AT = "2026-12-04T00:00:00Z"
+
+
+def reset_peak() -> None:
+    """Reset the kernel's high-water mark of resident memory, where the kernel allows it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.figures: dict[str, dict[str, float]] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        reset_peak()
+        started = time.perf_counter()
+        yield
+        self.figures[name] = {"seconds": time.perf_counter() - started, "peak_mib": peak_mib()}
+
+
+def run_stages(folder: Path, out: Path) -> dict:
+    """Run the dossier of the incident device stage by stage, as `build_dossier` does."""
+    from irreport.analysis.pipeline import add_process_graph, add_timeline, analyse_findings
+    from irreport.build import BuildRequest, _render, _write_evidence, incident_query_ids
+    from irreport.collect import collect
+    from irreport.pack import QueryPack
+    from irreport.sources.local import open_folder
+
+    watch = Stopwatch()
+    device = scale_data.INCIDENT_DEVICE
+    with watch.stage("load"):
+        source = open_folder(folder)
+        pack = QueryPack.load()
+    with watch.stage("query pack"):
+        collection = collect(pack, source, [device], TIME_RANGE, only=incident_query_ids(pack))
+    with watch.stage("findings"):
+        analysis = analyse_findings(collection)
+    with watch.stage("process graph"):
+        add_process_graph(analysis, collection)
+    with watch.stage("timeline"):
+        add_timeline(analysis, collection)
+    out.mkdir(parents=True, exist_ok=True)
+    with watch.stage("evidence"):
+        manifest = _write_evidence(collection, analysis, out, GENERATED_AT)
+    request = BuildRequest(devices=[device], out_dir=out, formats=("html",))
+    with watch.stage("html"):
+        _render(collection, analysis, request, manifest, out, GENERATED_AT)
+    with watch.stage("pdf"):
+        from irreport.render.pdf import render_pdf
+
+        render_pdf((out / "dossier.html").read_text(encoding="utf-8"), out / "dossier.pdf")
+
+    from pypdf import PdfReader
+
+    facts = {
+        "rows_loaded": sum(source.row_counts.values()),
+        "device_events": _device_events(source, device),
+        "findings": sorted({finding.rule for finding in analysis.findings}),
+        "graph_nodes": process_graph_size(analysis.graph),
+        "timeline_events": len(analysis.timeline),
+        "bursts": len(analysis.bursts),
+        "pdf_pages": len(PdfReader(out / "dossier.pdf").pages),
+        "failed_queries": sorted(r.query_id for r in collection.results.values() if not r.ok),
+    }
+    queries = {query_id: len(result.rows) for query_id, result in collection.results.items()}
+    return {"stages": watch.figures, "facts": facts, "queries": queries}
+
+
+def process_graph_size(graph) -> int:
+    return graph.number_of_nodes() if graph is not None else 0
+
+
+def _device_events(source, device: str) -> int:
+    total = 0
+    for table in scale_data.TABLE_SHARES:
+        total += source.con.execute(f'SELECT count(*) FROM "{table}" WHERE DeviceName = ?',
+                                    [device]).fetchone()[0]
+    return total
+
+
+def run_graph(folder: Path) -> dict:
+    """Time irreport's process graph on the process-events rows and write its links."""
+    import duckdb_kql
+
+    from irreport.analysis.process_graph import build_process_graph
+    from irreport.collect import run_query
+    from irreport.pack import QueryPack
+    from irreport.sources.local import open_folder
+
+    source = open_folder(folder)
+    query = QueryPack.load().get("process-events")
+    result = run_query(source, query, [scale_data.INCIDENT_DEVICE], TIME_RANGE, {}, {})
+    # The same rows, as the query returns them, are what msticpy reads.
+    duckdb_kql.kql(source.con, result.text).write_parquet(str(folder / "process-rows.parquet"))
+    collection = RowsOnly(result.rows)
+    reset_peak()
+    started = time.perf_counter()
+    graph = build_process_graph(collection)
+    seconds = time.perf_counter() - started
+    peak = peak_mib()
+    links = [(graph.nodes[parent]["pid"], graph.nodes[parent]["created"],
+              graph.nodes[child]["pid"], graph.nodes[child]["created"])
+             for parent, child in graph.edges]
+    source.con.execute("CREATE TABLE links (parent_pid BIGINT, parent_created VARCHAR, "
+                       "child_pid BIGINT, child_created VARCHAR)")
+    source.con.executemany("INSERT INTO links VALUES (?, ?, ?, ?)", links)
+    source.con.execute(f"COPY links TO '{folder / 'irreport-links.parquet'}' (FORMAT PARQUET)")
+    return {"seconds": seconds, "peak_mib": peak, "rows": len(result.rows),
+            "nodes": graph.number_of_nodes(), "links": len(links)}
+
+
+class RowsOnly:
+    """A stand-in for Collection that holds only the process-events rows."""
+
+    def __init__(self, rows: list[dict]):
+        self.process_rows = rows
+        self.devices = [scale_data.INCIDENT_DEVICE]
+        self.queries: dict = {}
+
+    def rows(self, query_id: str) -> list[dict]:
+        return self.process_rows if query_id == "process-events" else []
+
+
+def run_queries(folder: Path, runs: int) -> dict:
+    """Time each pack query through duckdb-kql and as hand-written SQL; compare their rows."""
+    import duckdb_kql
+
+    from irreport.build import incident_query_ids
+    from irreport.collect import collect
+    from irreport.pack import QueryPack
+    from irreport.sources.local import open_folder
+
+    source = open_folder(folder)
+    pack = QueryPack.load()
+    collection = collect(pack, source, [scale_data.INCIDENT_DEVICE], TIME_RANGE,
+                         only=incident_query_ids(pack))
+    figures = []
+    for query_id, result in collection.results.items():
+        sql_path = BENCH / "sql" / f"{query_id}.sql"
+        if not sql_path.exists():
+            figures.append({"query": query_id, "error": f"{sql_path.name} is missing"})
+            continue
+        sql = sql_path.read_text(encoding="utf-8")
+        defaults = {p.name: p.default for p in pack.get(query_id).parameters if p.default is not None}
+        parameters = sql_parameters(sql, {**defaults, **result.parameters})
+        kql_seconds, kql_rows, kql_columns = timed(
+            lambda: duckdb_kql.kql(source.con, result.text), runs)
+        try:
+            sql_seconds, sql_rows, sql_columns = timed(
+                lambda: source.con.sql(sql, params=parameters), runs)
+        except Exception as exc:  # duckdb raises many unrelated types for one bad statement
+            figures.append({"query": query_id, "error": f"{sql_path.name} failed: {exc}"})
+            continue
+        figures.append({
+            "query": query_id, "rows": len(kql_rows), "kql_seconds": kql_seconds,
+            "sql_seconds": sql_seconds, "same_columns": kql_columns == sql_columns,
+            "same_rows": canonical(kql_rows) == canonical(sql_rows),
+            "kql_columns": kql_columns, "sql_columns": sql_columns,
+        })
+    return {"queries": figures}
+
+
+def sql_parameters(sql: str, values: dict) -> dict:
+    """Return the pack's bound values that *sql* names as $Name, as DuckDB takes them."""
+    import re
+
+    used = set(re.findall(r"\$([A-Za-z]\w*)", sql))
+    return {name: value for name, value in values.items() if name in used}
+
+
+def timed(make_relation, runs: int) -> tuple[float, list[tuple], list[str]]:
+    durations = []
+    rows: list[tuple] = []
+    columns: list[str] = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        relation = make_relation()
+        rows = relation.fetchall()
+        durations.append(time.perf_counter() - started)
+        columns = list(relation.columns)
+    return statistics.median(durations), rows, columns
+
+
+def canonical(rows: list[tuple]) -> list[str]:
+    """Return the rows as sorted JSON text, so that row order and value types do not matter."""
+    return sorted(json.dumps([_plain(v) for v in row], sort_keys=True) for row in rows)
+
+
+def _plain(value):
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (float, Decimal)):
+        return round(float(value), 6)
+    if isinstance(value, (list, tuple)):
+        return sorted((_plain(v) for v in value), key=json.dumps)
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return _plain(json.loads(value))
+        except ValueError:
+            return value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def run_render(rows: int, target: Path) -> dict:
+    """Render a dossier-styled table of *rows* rows to PDF; return seconds and pages."""
+    from pypdf import PdfReader
+
+    from irreport.render.html import environment, templates_dir
+    from irreport.render.pdf import render_pdf
+    from irreport.render.views import table_view
+
+    records = [{"Timestamp": f"2026-12-01T10:{i // 60 % 60:02d}:{i % 60:02d}.000Z",
+                "DeviceName": "testmachine3", "ActionType": "ConnectionSuccess",
+                "RemoteIP": f"10.0.{i // 250 % 250}.{i % 250}", "RemotePort": 443,
+                "InitiatingProcessFileName": "w3wp.exe",
+                "InitiatingProcessCommandLine": f"c:\\windows\\system32\\inetsrv\\w3wp.exe -ap OrdersPool{i}"}
+               for i in range(rows)]
+    view = table_view(records, list(records[0]), limit=rows)
+    # The dossier's own table macro and stylesheet, with nothing else on the pages.
+    page = environment().from_string(
+        '{% import "macros.html.j2" as m %}<!DOCTYPE html><html><head><meta charset="utf-8">'
+        "<style>{{ css | safe }}</style></head><body>{{ m.table(view) }}</body></html>")
+    html = page.render(css=(templates_dir() / "dossier.css").read_text(encoding="utf-8"), view=view)
+    reset_peak()
+    started = time.perf_counter()
+    render_pdf(html, target)
+    seconds = time.perf_counter() - started
+    pages = len(PdfReader(target).pages)
+    return {"seconds": seconds, "pages": pages, "peak_mib": peak_mib()}
+
+
+def main() -> None:
+    mode, *arguments = sys.argv[1:]
+    if mode == "stages":
+        figures = run_stages(Path(arguments[0]), Path(arguments[1]))
+    elif mode == "graph":
+        figures = run_graph(Path(arguments[0]))
+    elif mode == "queries":
+        figures = run_queries(Path(arguments[0]), int(arguments[1]))
+    elif mode == "render":
+        figures = run_render(int(arguments[0]), Path(arguments[1]))
+    else:
+        raise SystemExit(f"unknown mode {mode!r}; expected stages, graph, queries or render")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
