@@ -24,7 +24,7 @@ from typing import Any
 from irreport import __version__
 from irreport.collect import Collection
 from irreport.errors import RenderError
-from irreport.output import result_json, write_csv
+from irreport.output import write_csv, write_result_json
 from irreport.pack import describe, text_sha256
 from irreport.textsafe import iso_time, json_ready
 
@@ -50,7 +50,7 @@ def write_evidence(collection: Collection, folder: Path) -> dict[str, dict[str, 
         json_path = folder / f"{query_id}.json"
         csv_path = folder / f"{query_id}.csv"
         with json_path.open("w", encoding="utf-8") as handle:
-            json.dump(result_json(result), handle, ensure_ascii=False, indent=1)
+            write_result_json(result, handle)
         with csv_path.open("w", encoding="utf-8", newline="") as handle:
             write_csv(result, handle, for_people=True)
         files[query_id] = {"json": json_path.name, "csv": csv_path.name}
