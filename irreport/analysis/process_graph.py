@@ -9,7 +9,6 @@ set and the other events the mapping marks `attach = true` are kept per node in
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -17,10 +16,10 @@ from typing import Any
 
 import networkx as nx
 
+from irreport.analysis import graph_files
 from irreport.analysis.event_mapping import EventSpec, as_utc, load_specs
 from irreport.analysis.process_identity import ProcessIndex, instant_text
 from irreport.memory import collector_paused
-from irreport.textsafe import json_ready
 
 log = logging.getLogger(__name__)
 
@@ -342,10 +341,7 @@ def write_graph(graph: nx.DiGraph, folder: Path) -> list[Path]:
     graphml_path = folder / "process-graph.graphml"
     json_path = folder / "process-graph.json"
 
-    scalars_only = graph.copy(as_view=True)
-    scalars_only.graph = {k: v for k, v in graph.graph.items() if k != ATTACHMENTS}
-    nx.write_graphml(scalars_only, graphml_path)
-
-    data = json_ready(nx.node_link_data(graph, edges="edges"))
-    json_path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    scalars = {name: value for name, value in graph.graph.items() if name != ATTACHMENTS}
+    graph_files.write_graphml(graph, graphml_path, scalars)
+    graph_files.write_node_link_json(graph, json_path)
     return [graphml_path, json_path]
