@@ -170,6 +170,10 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
 def _check_source(config: dict[str, Any]) -> None:
     source = config.get("source")
     if source is None:
+        # Sign-in settings without a source mean the tenant's Defender XDR: a responder who
+        # exported AZURE_TENANT_ID expects the tenant, never the bundled sample.
+        if config.get("auth"):
+            config["source"] = {"kind": "defender"}
         return
     kind = source.get("kind") if isinstance(source, dict) else None
     if kind not in SOURCE_KINDS:
@@ -192,8 +196,9 @@ def auth_settings(config: Mapping[str, Any]) -> AuthSettings:
     missing = [key for key in ("tenant_id", "client_id") if not auth.get(key)]
     if missing:
         raise ConfigurationError(
-            f"sign-in needs {' and '.join(missing)}; set them under [auth] in irreport.toml or "
-            "in AZURE_TENANT_ID and AZURE_CLIENT_ID"
+            f"sign-in setting missing: {' and '.join(missing)}; set "
+            f"{' and '.join(missing)} under [auth] in irreport.toml, or set AZURE_TENANT_ID and "
+            "AZURE_CLIENT_ID"
         )
     method = auth.get("method") or _infer_method(auth)
     if method not in AUTH_METHODS:
