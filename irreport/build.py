@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from irreport.analysis.pipeline import Analysis, analyse
-from irreport.collect import Collection, Progress, collect
+from irreport.collect import Collection, Progress, collect, find_unseen_devices
 from irreport.errors import ConfigurationError
 from irreport.evidence import (AtomicFolder, build_manifest, query_records, seal,
                                write_evidence)
@@ -103,6 +103,8 @@ def build_dossier(request: BuildRequest, source: Source, pack: QueryPack, time_r
     atomic.check_target()
     collection = collect(pack, source, request.devices, time_range, request.overrides,
                          only=incident_query_ids(pack), progress=progress)
+    known = source.known_devices() if hasattr(source, "known_devices") else None
+    find_unseen_devices(collection, known)
     analysis = analyse(collection, request.device_groups)
     generated_at = iso_time(utcnow())
     with atomic as work:

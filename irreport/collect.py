@@ -29,6 +29,8 @@ class Collection:
     pack_version: str
     results: dict[str, QueryResult] = field(default_factory=dict)
     queries: dict[str, Query] = field(default_factory=dict)
+    #: requested devices that no query returned a row for, with what the user should check
+    unseen_devices: dict[str, str] = field(default_factory=dict)
 
     def rows(self, query_id: str) -> list[dict[str, Any]]:
         result = self.results.get(query_id)
@@ -36,11 +38,38 @@ class Collection:
 
     @property
     def all_ok(self) -> bool:
-        return all(r.ok for r in self.results.values())
+        return all(r.ok for r in self.results.values()) and not self.unseen_devices
 
     def gaps(self) -> list[QueryResult]:
         """Return the results a reader must know about: failed, partial, truncated or skipped."""
         return [r for r in self.results.values() if not r.ok or r.truncated]
+
+
+def find_unseen_devices(collection: Collection, known: list[str] | None = None) -> None:
+    """Record the requested devices that no result row names.
+
+    A misspelled device name returns no rows at all, which would read as a clean device. When
+    the source can list its devices (*known*), the note suggests the closest names.
+    """
+    import difflib
+
+    seen = set()
+    for result in collection.results.values():
+        for row in result.rows:
+            for column in ("DeviceName", "SourceDevice", "TargetDevice"):
+                name = row.get(column)
+                if name:
+                    seen.add(str(name).lower())
+                    seen.add(str(name).lower().split(".")[0])
+    for device in collection.devices:
+        if device.lower() in seen:
+            continue
+        note = (f"no query returned any row for device {device!r} in "
+                f"{collection.time_range.label()}; check the name and the range")
+        close = difflib.get_close_matches(device.lower(), [k.lower() for k in known or []], n=3)
+        if close:
+            note += f" (devices with a similar name in this source: {', '.join(close)})"
+        collection.unseen_devices[device] = note
 
 
 def bind_values(query: Query, devices: list[str], time_range: TimeRange,

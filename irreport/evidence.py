@@ -103,6 +103,7 @@ def build_manifest(collection: Collection, folder: Path, records: list[dict[str,
                        "end": iso_time(collection.time_range.end)},
         "source": json_ready(collection.source_provenance),
         "pack_version": collection.pack_version,
+        "unseen_devices": collection.unseen_devices,
         "queries": records,
         "evidence": evidence,
     }

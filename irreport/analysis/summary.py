@@ -23,9 +23,18 @@ class Summary:
     devices: list[str] = field(default_factory=list)
 
 
-def summarise(findings: list[Finding], devices: list[str]) -> Summary:
+def summarise(findings: list[Finding], devices: list[str],
+              unseen: dict[str, str] | None = None) -> Summary:
     """Write the summary; with no findings it says so rather than inventing a story."""
     malicious = [f for f in findings if f.rank >= 2]
+    unseen = unseen or {}
+    if unseen and len(unseen) == len(devices) and not malicious:
+        return Summary(
+            sentences=[f"No query returned any data for {', '.join(devices)} in this range, so "
+                       "this dossier cannot say whether the devices were attacked. "
+                       + " ".join(n[:1].upper() + n[1:] + "." for n in unseen.values())],
+            first_malicious=None, last_malicious=None, entry_point="no data",
+            devices=list(devices))
     if not malicious:
         return Summary(
             sentences=[f"The collected data shows no malicious activity on {', '.join(devices)} "

@@ -102,6 +102,8 @@ def _report(outcome) -> None:
                f"{len(outcome.collection.results) - len(failed)} of "
                f"{len(outcome.collection.results)} queries complete", err=True)
     typer.echo(f"  manifest core SHA-256 {outcome.manifest['core_sha256']}", err=True)
+    for note in outcome.collection.unseen_devices.values():
+        typer.echo(f"  warning: {note}", err=True)
     for result in failed:
         typer.echo(f"  {result.query_id}: {result.status}: {result.message}", err=True)
     if outcome.collection.source_kind == "sample":

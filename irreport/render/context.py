@@ -89,7 +89,8 @@ def process_focus(graph, images: Path) -> list[dict[str, Any]]:
 
 
 def gap_rows(collection: Collection) -> list[dict[str, str]]:
-    gaps = []
+    gaps = [{"query": f"device {device}", "status": "no data", "message": note}
+            for device, note in collection.unseen_devices.items()]
     for result in collection.results.values():
         if result.ok and not result.truncated:
             continue

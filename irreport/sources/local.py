@@ -127,6 +127,18 @@ class LocalSource:
         log.debug("query %s: %s, %d rows", query_id, result.status, len(result.rows))
         return result
 
+    def known_devices(self) -> list[str]:
+        """Return every device name the loaded tables contain, for suggestions on a typo."""
+        names: set[str] = set()
+        for table in ("DeviceInfo", "DeviceProcessEvents", "DeviceNetworkEvents", "DeviceEvents"):
+            try:
+                rows = self.con.execute(f'SELECT DISTINCT "DeviceName" FROM "{table}"').fetchall()
+            except Exception as exc:  # a table the source lacks, or DuckDB's many error types
+                log.debug("no device names from %s: %s", table, exc)
+                continue
+            names.update(str(r[0]) for r in rows if r[0])
+        return sorted(names)
+
     def unavailable_tables(self) -> dict[str, str]:
         return {}
 

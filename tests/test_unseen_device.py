@@ -1,0 +1,23 @@
+"""A misspelled device name must not read as a clean device."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_misspelled_device_fails_with_suggestion(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "irreport", "build", "--device", "testmachin3", "--out",
+         str(tmp_path), "--name", "typo", "--format", "html"],
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1
+    assert "no query returned any row for device 'testmachin3'" in done.stderr
+    assert "similar name in this source: testmachine3" in done.stderr
+    html = (tmp_path / "typo" / "dossier.html").read_text()
+    assert "cannot say whether the devices were attacked" in html
+    assert "no malicious activity" not in html
+    manifest = json.loads((tmp_path / "typo" / "manifest.json").read_text())
+    assert manifest["devices"] == ["testmachin3"]
+    assert "testmachin3" in manifest["unseen_devices"]
