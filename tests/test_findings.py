@@ -184,3 +184,38 @@ def test_internet_address_classification():
     assert not rules.is_internet_address("10.0.4.13")
     assert not rules.is_internet_address("fe80::1")
     assert not rules.is_internet_address("not an address")
+
+
+def test_system_binaries_never_indicators():
+    detections = [
+        {"Timestamp": T0, "DeviceName": "testmachine3", "Category": "Attack surface reduction",
+         "ActionType": "AsrLsassCredentialTheftBlocked", "Outcome": "Blocked",
+         "Detail": "9e6c4e1f-7d60-472f-ba1a-a39ef669e4b2", "FileName": "lsass.exe",
+         "FolderPath": r"C:\Windows\System32\lsass.exe", "SHA1": "aa" * 20},
+        {"Timestamp": T0, "DeviceName": "testmachine3", "Category": "Antivirus",
+         "ActionType": "AntivirusReport", "Outcome": "Detected", "Detail": "x",
+         "FileName": "Zoom.exe", "FolderPath": r"C:\Users\a\AppData\Roaming\Zoom\Zoom.exe",
+         "SHA1": "bb" * 20},
+        {"Timestamp": T0, "DeviceName": "testmachine3", "Category": "Antivirus",
+         "ActionType": "AntivirusDetection", "Outcome": "Remediated",
+         "Detail": "HackTool:Win32/Mimikatz.D", "FileName": "m.exe",
+         "FolderPath": r"C:\Users\Public\Libraries\m.exe", "SHA1": "cc" * 20}]
+    alerts = [{"AlertId": "a1", "Title": "LSASS access", "EntityType": "File",
+               "FileName": "lsass.exe", "FolderPath": r"C:\Windows\System32", "SHA1": "aa" * 20,
+               "AlertTime": T0}]
+    collection = make_collection(malicious_activity=detections, alert_evidence=alerts)
+    indicators = extract_indicators(rules.run_rules(collection), collection)
+    hashes = {i.value for i in indicators if i.kind == "SHA1"}
+    assert hashes == {"cc" * 20}
+
+
+def test_brute_force_addresses_keep_own_first_seen():
+    early = failed("198.51.100.1", 10)
+    early["FirstSeen"] = T0 - timedelta(days=2)
+    collection = make_collection(failed_logons=[early, failed("203.0.113.77", 15)],
+                                 inbound_then_logon=[inbound_logon()])
+    indicators = {i.value: i for i in extract_indicators(rules.run_rules(collection), collection)
+                  if i.kind == "IP address"}
+    assert set(indicators) == {"198.51.100.1", "203.0.113.77"}
+    assert indicators["198.51.100.1"].first_seen == T0 - timedelta(days=2)
+    assert indicators["203.0.113.77"].first_seen == T0

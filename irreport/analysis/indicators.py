@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from irreport.analysis.findings import USER_WRITABLE, is_internet_address
 from irreport.analysis.model import Finding, Indicator
 from irreport.collect import Collection
+
+# Folders of the operating system and installed programs, whose files are never indicators.
+SYSTEM_FOLDERS = re.compile(r"(?i)^[a-z]:\\(windows|program files( \(x86\))?)\\")
 
 # Evidence columns that hold an indicator, and the kind each is.
 INDICATOR_COLUMNS = {
@@ -63,9 +67,12 @@ def _from_finding(table: _Table, finding: Finding) -> None:
                   finding.rule)
         table.add("Account", facts["account"], "used by the attacker to log on", when, finding.rule)
     elif finding.rule == "rdp-brute-force":
-        for address in facts.get("successful_addresses", []):
-            table.add("IP address", address, "password guessing, then a successful logon", when,
-                      finding.rule)
+        winners = set(facts.get("successful_addresses", []))
+        for row in finding.evidence[0].rows:
+            address = row.get("RemoteIP")
+            context = ("password guessing, then a successful logon" if address in winners
+                       else "password guessing")
+            table.add("IP address", address, context, row.get("FirstSeen"), finding.rule)
     elif finding.rule == "run-key-persistence":
         table.add("Registry value", f"{facts['key']}\\{facts['value_name']}",
                   f"autostart: {facts['value_data']}", when, finding.rule)
@@ -81,10 +88,22 @@ def _from_finding(table: _Table, finding: Finding) -> None:
             _from_row(table, row, finding)
 
 
+def is_blockable_file(row: dict[str, Any]) -> bool:
+    """Tell whether a file may go on a block list: never an operating system or installed program.
+
+    Defender's own events name the legitimate program an attack used or a rule protected
+    (lsass.exe, rundll32.exe, a browser); blocking those hashes would break the fleet.
+    """
+    folder = row.get("FolderPath") or ""
+    return bool(row.get("SHA1")) and not SYSTEM_FOLDERS.search(folder) and bool(
+        USER_WRITABLE.search(folder))
+
+
 def _from_row(table: _Table, row: dict[str, Any], finding: Finding) -> None:
     when = row.get("Timestamp") or finding.first_seen
-    if row.get("SHA1") and (USER_WRITABLE.search(row.get("FolderPath") or "")
-                            or finding.rule == "defender-detections"):
+    detected = finding.rule != "defender-detections" or (
+        row.get("Category") == "Antivirus" and row.get("ActionType") == "AntivirusDetection")
+    if detected and is_blockable_file(row):
         table.add("SHA1", row["SHA1"], f"{row.get('FileName')} in {row.get('FolderPath')}", when,
                   finding.rule)
         table.add("File", row.get("FileName"), row.get("FolderPath") or "", when, finding.rule)
@@ -100,9 +119,12 @@ def _from_alert_row(table: _Table, row: dict[str, Any]) -> None:
         table.add("IP address", row["RemoteIP"], title, when, "alert")
     elif entity == "Url" and row.get("RemoteUrl"):
         table.add("URL", row["RemoteUrl"], title, when, "alert")
-    elif entity == "File":
+    elif entity == "File" and not SYSTEM_FOLDERS.search(row.get("FolderPath") or ""):
         table.add("SHA1", row.get("SHA1"), f"{row.get('FileName')}: {title}", when, "alert")
         table.add("File", row.get("FileName"), row.get("FolderPath") or title, when, "alert")
-    elif entity == "RegistryValue" and row.get("RegistryValueName"):
+    elif (entity == "RegistryValue" and row.get("RegistryValueName")
+          and "\\windows defender\\" not in (row.get("RegistryKey") or "").lower()):
+        # Defender's own settings appear as the target of a tampering attempt, not as an
+        # attacker's artefact.
         table.add("Registry value", f"{row.get('RegistryKey')}\\{row['RegistryValueName']}",
                   f"{row.get('RegistryValueData')}: {title}", when, "alert")
