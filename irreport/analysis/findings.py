@@ -290,30 +290,31 @@ def tampering(collection: Collection) -> list[Finding]:
 
 @rule
 def defender_detections(collection: Collection) -> list[Finding]:
-    """Report antivirus, ASR, SmartScreen, Exploit Guard and AMSI events, one finding per category."""
+    """Report antivirus, ASR, SmartScreen, Exploit Guard and AMSI events, one finding per category.
+
+    Blocked or remediated events are Medium, because Defender stopped them; a warning the user
+    could click through, an audit-only event or a detection left in place is High.
+    """
     findings = []
-    techniques = {"Antivirus": ["T1204.002"], "Attack surface reduction": ["T1003.001"],
-                  "SmartScreen": ["T1189"], "Exploit Guard": ["T1071.001"],
-                  "AMSI": ["T1059.001", "T1027"]}
     for category in ("Antivirus", "Attack surface reduction", "AMSI", "Exploit Guard",
                      "SmartScreen"):
-        rows = _category_rows(collection, category)
+        rows = [r for r in _category_rows(collection, category) if _is_detection(r)]
         if not rows:
             continue
         times = _times(rows, "Timestamp")
         details = _names(_detail(r) for r in rows)
         outcomes = _names(r.get("Outcome") for r in rows)
         statement = (
-            f"Defender recorded {len(rows)} {category} events on "
+            f"Defender recorded {_count(len(rows), category + ' event')} on "
             f"{', '.join(_names(r.get('DeviceName') for r in rows))}: "
             f"{'; '.join(details[:5])}{' …' if len(details) > 5 else ''} "
             f"(outcome: {', '.join(outcomes)})."
         )
-        blocked_only = all(o in ("Blocked", "Remediated") for o in outcomes)
+        stopped = all(o in ("Blocked", "Remediated") for o in outcomes)
         findings.append(Finding(
             rule="defender-detections", title=f"Defender detections: {category}",
-            statement=statement, severity="Medium" if blocked_only else "High",
-            techniques=techniques[category], phase="detection-analysis",
+            statement=statement, severity="Medium" if stopped else "High",
+            techniques=_detection_techniques(category, rows), phase="detection-analysis",
             first_seen=times[0], last_seen=times[-1],
             devices=_names(r.get("DeviceName") for r in rows),
             accounts=_names(r.get("AccountName") or r.get("InitiatingProcessAccountName")
@@ -322,6 +323,45 @@ def defender_detections(collection: Collection) -> list[Finding]:
             facts={"category": category, "count": len(rows)},
         ))
     return findings
+
+
+# ATT&CK techniques of the behaviour each ASR rule blocks, by rule id.
+ASR_TECHNIQUES = {
+    "9e6c4e1f-7d60-472f-ba1a-a39ef669e4b2": "T1003.001",
+    "d4f940ab-401b-4efc-aadc-ad5f3c50688a": "T1204.002",
+    "3b576869-a4ec-4529-8536-b80a7769e899": "T1204.002",
+    "75668c1f-73b5-4cf0-bb93-3ecf5cb7cc84": "T1055",
+    "26190899-1602-49e8-8b27-eb1d0a1ce869": "T1204.002",
+    "7674ba52-37eb-4a4f-a9a1-f0f9a1619a2c": "T1204.002",
+    "92e97fa1-2edf-4476-bdd6-9dd0b4dddc7b": "T1106",
+    "be9ba2d9-53ea-4cdc-84e5-9b1eeee46550": "T1566.001",
+    "5beb7efe-fd9a-4556-801d-275e5ffc04cc": "T1027",
+    "d3e037e1-3eb8-44c8-a917-57927947596d": "T1059.007",
+    "e6db77e5-3df2-4cf1-b95a-636979351e5b": "T1546.003",
+    "d1e49aac-8f56-4280-b9ba-993a6d77406c": "T1047",
+    "b2b3f03d-6a65-4f7b-a9c7-1c7ef74a9ba4": "T1091",
+    "c1db55ab-c21a-4637-bb3f-a12568109d35": "T1486",
+    "56a863a9-875e-4185-98a7-b882c64b5ce5": "T1068",
+    "01443614-cd74-433a-b99e-2ecdc07bfc25": "T1204.002",
+}
+CATEGORY_TECHNIQUES = {"Antivirus": ["T1204.002"], "SmartScreen": ["T1189"],
+                       "Exploit Guard": ["T1071.001"], "AMSI": ["T1059.001", "T1027"]}
+
+
+def _detection_techniques(category: str, rows: list[dict[str, Any]]) -> list[str]:
+    if category != "Attack surface reduction":
+        return CATEGORY_TECHNIQUES[category]
+    found = {ASR_TECHNIQUES.get(str(r.get("Detail") or "").lower()) for r in rows}
+    return sorted(t for t in found if t) or ["T1204"]
+
+
+def _is_detection(row: dict[str, Any]) -> bool:
+    """Tell whether a malicious-activity row is a detection; AntivirusReport only lists a file."""
+    return row.get("ActionType") != "AntivirusReport"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 @lru_cache(maxsize=1)

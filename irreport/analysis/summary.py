@@ -54,7 +54,8 @@ def summarise(findings: list[Finding], devices: list[str],
         f"or high severity were made on {', '.join(affected_devices)}.",
         f"Most likely entry point: {entry}",
     ]
-    steps = [_lower_first(f.title) for f in ordered if f.rule not in ENTRY_RULES[:2]]
+    steps = [_lower_first(f.title) for f in ordered
+             if f.rule not in ENTRY_RULES[:2] and f.statement not in entry]
     if steps:
         sentences.append("After that came, in order: " + _join(_unique(steps)) + ".")
     if accounts:
