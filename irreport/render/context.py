@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import tempfile
 from collections import Counter
 from datetime import timedelta
@@ -124,7 +125,7 @@ def timeline_view(analysis: Analysis) -> tuple[TableView, int]:
 
     chosen = [e for e in events if relevant(e)] if anchors else events
     chosen = chosen[:TIMELINE_ROWS]
-    rows = [[cell(iso_time(e.time)), cell(e.device), cell(e.category), cell(e.action),
+    rows = [[cell(e.time), cell(e.device), cell(e.category), cell(e.action),
              cell(e.process), cell(e.account), cell(e.target, 200), cell(e.details, 200)]
             for e in chosen]
     view = TableView(["Time", "Device", "Category", "Action", "Process", "Account", "Target",
@@ -133,7 +134,7 @@ def timeline_view(analysis: Analysis) -> tuple[TableView, int]:
 
 
 def bursts_view(bursts) -> TableView:
-    rows = [[cell(iso_time(b.start)), cell(iso_time(b.end)), cell(b.device), cell(b.count),
+    rows = [[cell(b.start), cell(b.end), cell(b.device), cell(b.count),
              cell(f"{b.events_per_second:.1f}"), cell(", ".join(b.processes[:12]))]
             for b in bursts]
     return TableView(["Start", "End", "Device", "Events", "Events per second", "Processes"],
@@ -142,15 +143,26 @@ def bursts_view(bursts) -> TableView:
 
 def indicators_view(analysis: Analysis) -> TableView:
     rows = [[cell(i.kind), cell(i.value), cell(i.context, 200),
-             cell(iso_time(i.first_seen) if i.first_seen else ""), cell(", ".join(i.rules))]
+             cell(i.first_seen), cell(", ".join(i.rules))]
             for i in analysis.indicators]
     return TableView(["Kind", "Value", "Context", "First seen", "Found by"], rows, len(rows),
                      "indicators")
 
 
+def techniques_text(value: Any) -> str:
+    """Return AlertInfo's AttackTechniques, a JSON array in a string, as a comma-separated list."""
+    try:
+        items = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return str(value or "")
+    if isinstance(items, list):
+        return ", ".join(str(i) for i in items)
+    return str(items or "")
+
+
 def alerts_view(analysis: Analysis) -> TableView:
-    rows = [[cell(iso_time(a["time"]) if a.get("time") else ""), cell(a["title"]),
-             cell(a["severity"]), cell(a["category"]), cell(a["source"]), cell(a["techniques"])]
+    rows = [[cell(a.get("time")), cell(a["title"]), cell(a["severity"]), cell(a["category"]),
+             cell(a["source"]), cell(techniques_text(a["techniques"]))]
             for a in analysis.alerts]
     return TableView(["Time", "Title", "Severity", "Category", "Detection source", "Techniques"],
                      rows, len(rows), "alert-evidence")

@@ -8,10 +8,11 @@ shown as <U+XXXX>) and cut to a readable length; the full value stays in the evi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from irreport.sources import QueryResult
-from irreport.textsafe import has_hidden_characters, shorten, visible
+from irreport.textsafe import has_hidden_characters, iso_time, shorten, visible
 
 CELL_LIMIT = 400
 DEFAULT_ROW_LIMIT = 40
@@ -89,6 +90,9 @@ class TableView:
 
 
 def cell(value: Any, limit: int = CELL_LIMIT) -> Cell:
+    if isinstance(value, datetime):
+        # A space between date and time lets a narrow column wrap there, not mid-number.
+        value = iso_time(value).replace("T", " ")
     text = visible(value, keep_breaks=True)
     short, cut = shorten(text, limit)
     return Cell(short, cut, has_hidden_characters(value))
