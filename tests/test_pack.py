@@ -146,3 +146,13 @@ def test_check_command_fails_on_fault(tmp_path, case):
 def test_pack_load_rejects_empty_folder(tmp_path):
     with pytest.raises(QueryPackError, match="no .kql files"):
         QueryPack.load(tmp_path)
+
+
+def test_show_prints_bound_query():
+    done = _cli("queries", "show", "inbound-then-logon", "--device", 'x"y', "--start",
+                "2026-12-01", "--end", "2026-12-03")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == 'let Devices = dynamic(["x\\"y"]);'
+    assert lines[1] == "let StartTime = datetime(2026-12-01T00:00:00.000000Z);"
+    assert "DeviceLogonEvents" in done.stdout

@@ -44,9 +44,25 @@ def list_queries(pack_dir: Path = PackOption,
 
 
 @queries_app.command("show")
-def show_query(query_id: str, pack_dir: Path = PackOption):
-    """Show one query: what it answers, its parameters and its KQL."""
+def show_query(
+    query_id: str = typer.Argument(..., help="Query id, as 'irreport queries list' shows it."),
+    devices: list[str] = typer.Option(None, "--device", "-d", help="Print the query bound for "
+                                      "these devices, ready to paste into the Defender portal."),
+    start: str = StartOption,
+    end: str = EndOption,
+    last: str = LastOption,
+    params: list[str] = ParamOption,
+    pack_dir: Path = PackOption,
+):
+    """Show one query: what it answers, its parameters and its KQL.
+
+    With --device, print only the KQL with its parameters bound as let statements, for the
+    given range (default: the last 48 hours by the wall clock).
+    """
     query = _load(pack_dir).get(query_id)
+    if devices:
+        typer.echo(_bound_text(query, devices, start, end, last, params))
+        return
     typer.echo(f"{query.id}: {query.title}")
     typer.echo(f"answers:    {query.answers}")
     typer.echo(f"phase:      {query.phase_title}")
@@ -60,6 +76,21 @@ def show_query(query_id: str, pack_dir: Path = PackOption):
         typer.echo(f"  {param.name}: {param.type}{default}{feeds}  {param.description}")
     typer.echo("")
     typer.echo(query.body.rstrip())
+
+
+def _bound_text(query, devices, start, end, last, params) -> str:
+    from irreport.sources import utcnow
+    from irreport.timerange import resolve
+
+    time_range = resolve(start, end, last, now=utcnow())
+    values = {"Devices": list(devices), "StartTime": time_range.start,
+              "EndTime": time_range.end, **parse_params(params, [query])}
+    for param in query.parameters:
+        if param.type == "devices":
+            values[param.name] = list(devices)
+        elif param.feeds_from and param.name not in values:
+            values[param.name] = []
+    return query.bind(values)
 
 
 @queries_app.command("run")
