@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 import tempfile
 from collections import Counter
@@ -22,6 +23,7 @@ from irreport.textsafe import iso_time
 MAX_FOCUS = 6
 FINDING_EVIDENCE_ROWS = 10
 TIMELINE_ROWS = 150
+BURST_ROWS = 40
 
 
 def data_uri(path: Path) -> str:
@@ -103,6 +105,21 @@ def gap_rows(collection: Collection) -> list[dict[str, str]]:
 ROUTINE_CATEGORIES = {"process", "network", "file"}
 
 
+def _anchors(analysis: Analysis) -> list:
+    """Return the times of the findings and alerts that decide what the timeline shows, sorted."""
+    return sorted([f.first_seen for f in analysis.findings if f.first_seen and f.rank >= 2]
+                  + [a["time"] for a in analysis.alerts if a.get("time")])
+
+
+def _near(moment, anchors: list, window: timedelta) -> bool:
+    """Return whether *moment* is within *window* of one of the sorted *anchors*."""
+    # bisect keeps this one comparison per neighbour, where a scan of every anchor per event
+    # cost events x anchors at a million events.
+    position = bisect.bisect_left(anchors, moment)
+    return any(abs(moment - anchors[i]) <= window
+               for i in (position - 1, position) if 0 <= i < len(anchors))
+
+
 def timeline_view(analysis: Analysis) -> tuple[TableView, int]:
     """Show the events near a finding or alert that a reader needs to follow the attack.
 
@@ -111,13 +128,12 @@ def timeline_view(analysis: Analysis) -> tuple[TableView, int]:
     not crowd out the attacker's steps.
     """
     events = analysis.timeline
-    anchors = sorted([f.first_seen for f in analysis.findings if f.first_seen and f.rank >= 2]
-                     + [a["time"] for a in analysis.alerts if a.get("time")])
+    anchors = _anchors(analysis)
     accounts = {a.lower() for f in analysis.findings for a in f.accounts}
     window = timedelta(minutes=10)
 
     def relevant(event) -> bool:
-        if not any(abs(event.time - a) <= window for a in anchors):
+        if not _near(event.time, anchors, window):
             return False
         if event.alert or event.category not in ROUTINE_CATEGORIES:
             return True
@@ -133,12 +149,33 @@ def timeline_view(analysis: Analysis) -> tuple[TableView, int]:
     return view, len(events) - len(chosen)
 
 
-def bursts_view(bursts) -> TableView:
+def shown_bursts(analysis: Analysis) -> list:
+    """Return the bursts the dossier shows and shades, in time order.
+
+    A busy server has a burst every few seconds, and at a million events the table of all of
+    them ran to a thousand PDF pages. So the dossier keeps the bursts within ten minutes of
+    a finding or alert (all of them when there is none), at most BURST_ROWS with the most
+    events.
+    """
+    anchors = _anchors(analysis)
+    window = timedelta(minutes=10)
+    near = [b for b in analysis.bursts
+            if not anchors or _near(b.start, anchors, window) or _near(b.end, anchors, window)]
+    kept = sorted(near, key=lambda b: -b.count)[:BURST_ROWS]
+    return sorted(kept, key=lambda b: (b.start, b.kind, b.device))
+
+
+def bursts_view(bursts, total: int | None = None) -> TableView:
+    """Return the table of *bursts*; *total* is the number of bursts found, when more."""
     rows = [[cell(b.start), cell(b.end), cell(b.device), cell(b.count),
              cell(f"{b.events_per_second:.1f}"), cell(", ".join(b.processes[:12]))]
             for b in bursts]
+    note = ""
+    if total is not None and total > len(rows):
+        note = (f"{len(rows)} of {total} bursts: those near a finding or alert with the most "
+                "events. evidence/timeline.csv lists every event.")
     return TableView(["Start", "End", "Device", "Events", "Events per second", "Processes"],
-                     rows, len(rows), "timeline")
+                     rows, len(rows), "timeline", note=note)
 
 
 def indicators_view(analysis: Analysis) -> TableView:
@@ -176,7 +213,8 @@ def build_context(collection: Collection, analysis: Analysis, meta: dict[str, An
     images = images or Path(tempfile.mkdtemp(prefix="irreport-images-"))
     images.mkdir(parents=True, exist_ok=True)
     chart = images / "timeline.png"
-    timeline_chart(analysis.timeline, chart, bursts=analysis.bursts)
+    bursts = shown_bursts(analysis)
+    timeline_chart(analysis.timeline, chart, bursts=bursts)
     timeline_table, timeline_more = timeline_view(analysis)
     severities = Counter(f.severity for f in analysis.findings)
     malicious = Counter(r.get("Category") for r in collection.rows("malicious-activity"))
@@ -208,7 +246,7 @@ def build_context(collection: Collection, analysis: Analysis, meta: dict[str, An
         "timeline_total": len(analysis.timeline),
         "timeline_more": timeline_more,
         "bursts": analysis.bursts,
-        "bursts_view": bursts_view(analysis.bursts),
+        "bursts_view": bursts_view(bursts, len(analysis.bursts)),
         "indicators_view": indicators_view(analysis),
         "actions": analysis.actions,
         "automation": analysis.automation,
