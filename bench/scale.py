@@ -216,10 +216,11 @@ def main(argv: list[str] | None = None) -> dict:
     options.workdir.mkdir(parents=True, exist_ok=True)
     msticpy = find_msticpy(options.msticpy)
     figures = {"machine": machine(), "command": " ".join(sys.argv[1:]) if argv is None else " ".join(argv)}
-    figures["stages"] = measure_stages(options.workdir, options.events, options.devices, options.runs)
+    # The comparisons come first because the stages of the largest sizes take longest.
     figures["graph"] = measure_graph(options.workdir, options.graph_rows, options.runs, msticpy)
     figures["queries"] = measure_queries(options.workdir, options.query_events, options.runs)
     figures["render"] = measure_render(options.workdir, options.render_rows, options.runs)
+    figures["stages"] = measure_stages(options.workdir, options.events, options.devices, options.runs)
     figures["machine"]["load_after"] = os.getloadavg()
     figures["problems"] = list(PROBLEMS)
     for problem in PROBLEMS:
