@@ -141,7 +141,10 @@ def run_graph(folder: Path) -> dict:
              for parent, child in graph.edges]
     source.con.execute("CREATE TABLE links (parent_pid BIGINT, parent_created VARCHAR, "
                        "child_pid BIGINT, child_created VARCHAR)")
-    source.con.executemany("INSERT INTO links VALUES (?, ?, ?, ?)", links)
+    # Four lists in one statement: executemany inserts row by row, minutes at a million links.
+    columns = [list(values) for values in zip(*links)] if links else [[], [], [], []]
+    source.con.execute("INSERT INTO links SELECT unnest($1::BIGINT[]), unnest($2::VARCHAR[]), "
+                       "unnest($3::BIGINT[]), unnest($4::VARCHAR[])", columns)
     source.con.execute(f"COPY links TO '{folder / 'irreport-links.parquet'}' (FORMAT PARQUET)")
     return {"seconds": seconds, "peak_mib": peak, "rows": len(result.rows),
             "nodes": graph.number_of_nodes(), "links": len(links)}
