@@ -19,6 +19,7 @@ from typing import Any
 
 from irreport.analysis.model import Evidence, Finding
 from irreport.collect import Collection
+from irreport.textsafe import shorten
 
 Rule = Callable[[Collection], list[Finding]]
 RULES: list[Rule] = []
@@ -463,6 +464,7 @@ def scheduled_task_persistence(collection: Collection) -> list[Finding]:
     )]
 
 
+DECODED_SCRIPT_CHARS = 400
 _ENCODED = re.compile(r"(?i)\s-e(?:nc(?:odedcommand)?|c)?\s+([A-Za-z0-9+/=]{16,})")
 
 
@@ -496,7 +498,9 @@ def encoded_powershell(collection: Collection) -> list[Finding]:
         return []
     rows = [row for row, _ in decoded]
     times = _times(rows, "Timestamp")
-    scripts = _names(script for _, script in decoded)
+    # The decoded text is the attacker's and can be megabytes long: the statement quotes its
+    # start, and the evidence keeps the whole command line.
+    scripts = _names(shorten(script, DECODED_SCRIPT_CHARS)[0] for _, script in decoded)
     statement = (
         f"{_count(len(rows), 'PowerShell process')} on "
         f"{', '.join(_names(r.get('DeviceName') for r in rows))} ran an encoded command, which "

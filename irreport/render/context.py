@@ -18,10 +18,11 @@ from irreport.analysis.settings import DISRUPTION_ADVICE
 from irreport.collect import Collection
 from irreport.render.views import DISPLAY, TableView, cell, result_view, table_view
 from irreport.sources import EMPTY
-from irreport.textsafe import iso_time
+from irreport.textsafe import iso_time, shorten
 
 MAX_FOCUS = 6
 FINDING_EVIDENCE_ROWS = 10
+STATEMENT_CHARS = 1500
 TIMELINE_ROWS = 150
 BURST_ROWS = 40
 
@@ -39,7 +40,9 @@ def finding_view(finding: Finding) -> dict[str, Any]:
                           min(limit, FINDING_EVIDENCE_ROWS), item.query_id)
         evidence.append(view)
     return {
-        "rule": finding.rule, "title": finding.title, "statement": finding.statement,
+        "rule": finding.rule, "title": finding.title,
+        # Statements quote command lines, which the attacker can make megabytes long.
+        "statement": shorten(finding.statement, STATEMENT_CHARS)[0],
         "severity": finding.severity, "techniques": finding.techniques,
         "first_seen": iso_time(finding.first_seen) if finding.first_seen else "",
         "last_seen": iso_time(finding.last_seen) if finding.last_seen else "",
