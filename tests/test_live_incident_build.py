@@ -46,7 +46,9 @@ def test_build_takes_devices_and_range_from_incident(tmp_path, server):
     result = CliRunner().invoke(app, [
         "--config", str(config), "build", "--incident", "2972395", "--out", str(out),
         "--name", "case", "--format", "html"], env={"AZURE_CLIENT_SECRET": server.client_secret})
-    assert result.exit_code == 0, result.output
+    # The loopback server returns no rows, so both devices are reported as unseen.
+    assert result.exit_code == 1, result.output
+    assert "no query returned any row for device 'srv-files01.contoso.test'" in result.output
     manifest = json.loads((out / "case" / "manifest.json").read_text())
     assert manifest["devices"] == ["testmachine3.contoso.test", "srv-files01.contoso.test"]
     assert manifest["time_range"] == {"start": "2026-12-01T14:37:12Z",
