@@ -25,7 +25,7 @@ TLP_LEVELS = ("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")
 
 @dataclass
 class BuildRequest:
-    """What the user asked `irreport build` for."""
+    """The options of one `irreport build` run."""
 
     devices: list[str]
     out_dir: Path

@@ -120,7 +120,11 @@ def _with_feeders(pack: QueryPack, only: list[str], overrides: dict[str, Any]) -
 
 def run_query(source: Source, query: Query, devices: list[str], time_range: TimeRange,
               overrides: dict[str, Any], earlier: dict[str, QueryResult]) -> QueryResult:
-    """Bind and run one query; a failure is recorded in the result, never raised."""
+    """Bind and run one query.
+
+    A binding failure is recorded in the result instead of raised, and sources record their own
+    query failures the same way, so one bad query never stops the run.
+    """
     missing = {t: why for t, why in source.unavailable_tables().items() if t in query.tables}
     if missing and len(missing) == len(query.tables):
         return _not_run(query, NOT_AVAILABLE, "; ".join(f"{t}: {why}" for t, why in missing.items()))

@@ -137,7 +137,7 @@ def manifest_text(manifest: dict[str, Any]) -> str:
 
 @dataclass
 class Verification:
-    """What `irreport verify` found."""
+    """The outcome of `irreport verify`: files changed, missing or added, and other problems."""
 
     changed: list[str]
     missing: list[str]

@@ -64,7 +64,7 @@ def visible(value: Any, keep_breaks: bool = False) -> str:
 
 
 def has_hidden_characters(value: Any) -> bool:
-    """Whether *value* contains a character that `visible` marks, tabs and newlines aside."""
+    """Tell whether *value* contains a character that `visible` marks, tabs and newlines aside."""
     return bool(_hidden_pattern(True).search(to_text(value)))
 
 

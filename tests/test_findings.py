@@ -143,7 +143,8 @@ def test_lateral_movement_skips_smb():
             "InitiatingProcessCommandLine": "mstsc.exe /v:10.0.4.21"}
     rows = [{**base, "RemotePort": 3389}, {**base, "RemotePort": 445, "LogonType": "Network"}]
     [finding] = rules.lateral_movement(make_collection(lateral_movement=rows))
-    assert "over RDP" in finding.statement and "11 s later" in finding.statement
+    assert "over RDP" in finding.statement
+    assert "11 s later" in finding.statement
     assert finding.facts["target_device"] == "srv-files01"
 
 

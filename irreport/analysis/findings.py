@@ -294,7 +294,7 @@ def tampering(collection: Collection) -> list[Finding]:
 def defender_detections(collection: Collection) -> list[Finding]:
     """Report antivirus, ASR, SmartScreen, Exploit Guard and AMSI events, one finding per category.
 
-    Blocked or remediated events are Medium, because Defender stopped them; a warning the user
+    Blocked or remediated events are Medium, because Defender stopped them. A warning the user
     could click through, an audit-only event or a detection left in place is High.
     """
     findings = []

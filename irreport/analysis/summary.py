@@ -13,7 +13,7 @@ ENTRY_RULES = ("logon-after-inbound", "rdp-brute-force", "lateral-movement")
 
 @dataclass
 class Summary:
-    """What happened, in sentences, with the first and last malicious activity."""
+    """The account of the incident in sentences, with the first and last malicious activity."""
 
     sentences: list[str]
     first_malicious: datetime | None
@@ -25,7 +25,7 @@ class Summary:
 
 def summarise(findings: list[Finding], devices: list[str],
               unseen: dict[str, str] | None = None) -> Summary:
-    """Write the summary; with no findings it says so rather than inventing a story."""
+    """Write the summary. With no findings it states that, rather than inventing a story."""
     malicious = [f for f in findings if f.rank >= 2]
     unseen = unseen or {}
     if unseen and len(unseen) == len(devices) and not malicious:

@@ -54,7 +54,7 @@ def show_query(
     params: list[str] = ParamOption,
     pack_dir: Path = PackOption,
 ):
-    """Show one query: what it answers, its parameters and its KQL.
+    """Show one query: the question it covers, its parameters and its KQL.
 
     With --device, print only the KQL with its parameters bound as let statements, for the
     given range (default: the last 48 hours by the wall clock).

@@ -210,7 +210,7 @@ def alerts_view(analysis: Analysis) -> TableView:
 
 def build_context(collection: Collection, analysis: Analysis, meta: dict[str, Any],
                   images: Path | None = None) -> dict[str, Any]:
-    """Return everything the dossier template needs; `meta` holds the cover's facts."""
+    """Return everything the dossier template needs; `meta` contains the cover's facts."""
     from irreport.analysis.timeline_chart import timeline_chart
 
     images = images or Path(tempfile.mkdtemp(prefix="irreport-images-"))

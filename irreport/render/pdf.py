@@ -54,8 +54,10 @@ def _fetcher_class():
                 return URLFetcherResponse(path.as_uri(), path.read_bytes(),
                                           {"Content-Type": kind})
             self.refused.append(url)
-            log.warning("refused to fetch %r while rendering the PDF", url[:200])
-            raise ValueError(f"irreport fetches nothing while rendering; refused {url[:200]!r}")
+            log.warning("rejected a fetch of %r while rendering the PDF: only inline data and "
+                        "package files are served", url[:200])
+            raise ValueError("fetch rejected while rendering: only inline data and package "
+                             f"files are served, not {url[:200]!r}")
 
     return LocalOnlyFetcher
 
