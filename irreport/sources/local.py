@@ -19,16 +19,11 @@ from irreport import schema
 from irreport.errors import ConfigurationError, SourceError
 from irreport.memory import collector_paused
 from irreport.sources import (EMPTY, FAILED, OK, UNSUPPORTED, QueryResult, stopwatch, utcnow)
+from irreport.sources.database import Database, open_database
 from irreport.sources.exports import find_export_files, format_of, load_files, table_file_name
 from irreport.timerange import TimeRange, parse_instant
 
 log = logging.getLogger(__name__)
-
-
-def connect():
-    import duckdb_kql
-
-    return duckdb_kql.connect()
 
 
 def create_tables(con) -> None:
@@ -41,9 +36,10 @@ def create_tables(con) -> None:
 class LocalSource:
     """Runs pack queries on DuckDB through duckdb-kql."""
 
-    def __init__(self, con, kind: str, label: str, files: list[Path],
+    def __init__(self, database: Database, kind: str, label: str, files: list[Path],
                  anchor: TimeRange | None = None, timezone_name: str | None = None):
-        self.con = con
+        self.database = database
+        self.con = database.con
         self.kind = kind
         self.label = label
         self.files = files
@@ -147,6 +143,7 @@ class LocalSource:
             "kind": self.kind,
             "label": self.label,
             "engine": "duckdb-kql",
+            "storage": self.database.storage,
             "files": [{"path": str(p), "sha256": file_sha256(p)} for p in self.files],
             "rows_per_table": {t: n for t, n in sorted(self.row_counts.items()) if n},
             "row_counts": dict(sorted(self.row_counts.items())),
@@ -156,7 +153,7 @@ class LocalSource:
         }
 
     def close(self) -> None:
-        self.con.close()
+        self.database.close()
 
 
 def _aware(value: datetime) -> datetime:
@@ -199,16 +196,19 @@ def open_sample() -> LocalSource:
 
 
 def open_files(files: list[Path], origin: Path, kind: str = "local", label: str | None = None,
-               timezone_name: str | None = None) -> LocalSource:
-    """Create every documented table and load *files* into them."""
-    con = connect()
+               timezone_name: str | None = None, storage: str | None = None) -> LocalSource:
+    """Create every documented table and load *files* into them.
+
+    *storage* chooses an in-memory database or a temporary file (see `database`).
+    """
+    database = open_database(files, storage)
     try:
-        create_tables(con)
-        source = LocalSource(con, kind, label or f"exported data in {origin}", files,
+        create_tables(database.con)
+        source = LocalSource(database, kind, label or f"exported data in {origin}", files,
                              timezone_name=timezone_name)
         load_files(source, files, str(origin))
     except BaseException:
-        con.close()
+        database.close()
         raise
     return source
 
