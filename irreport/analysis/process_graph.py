@@ -165,11 +165,12 @@ class _GraphBuilder:
             key = self.index.key_for(device, row.get(actor.unique_id), pid, created)
         if key is None:
             return False
-        self.add_node(key, _process_attributes(
-            str(row.get(spec.device_column) or device), pid, created, row.get(actor.name),
-            row.get(actor.path), row.get(actor.command_line), str(row.get(actor.account) or ""),
-            row.get(actor.sha1),
-        ))
+        if not _complete(self.nodes.get(key)):
+            self.add_node(key, _process_attributes(
+                str(row.get(spec.device_column) or device), pid, created, row.get(actor.name),
+                row.get(actor.path), row.get(actor.command_line), str(row.get(actor.account) or ""),
+                row.get(actor.sha1),
+            ))
         self.attachments.setdefault(key, []).append(_attachment(spec, row, moment))
         return True
 
@@ -181,6 +182,14 @@ class _GraphBuilder:
         for key, items in graph.graph[ATTACHMENTS].items():
             graph.nodes[key]["attachment_count"] = len(items)
         return graph
+
+
+def _complete(node: dict[str, Any] | None) -> bool:
+    """Tell whether *node* has every field a row could fill, so `add_node` would change nothing."""
+    if node is None or node["pid"] == -1:
+        return False
+    return "" not in (node["name"], node["path"], node["command_line"], node["account"],
+                      node["created"], node["sha1"])
 
 
 def _digraph(nodes: dict[str, dict[str, Any]], parent_of: dict[str, str]) -> nx.DiGraph:
