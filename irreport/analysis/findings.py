@@ -86,6 +86,20 @@ def _evidence(query_id: str, rows: list[dict[str, Any]], collection: Collection)
     return Evidence(query_id, rows, columns)
 
 
+def _finding_over_rows(collection: Collection, query_id: str, rows: list[dict[str, Any]],
+                       account_column: str = "AccountName", **fields: Any) -> Finding:
+    """Return a Finding whose times, devices, accounts and evidence are those of *rows*.
+
+    *fields* gives the rest: rule, title, statement, severity, techniques, phase and facts.
+    """
+    times = _times(rows, "Timestamp")
+    return Finding(
+        first_seen=times[0] if times else None, last_seen=times[-1] if times else None,
+        devices=_names(r.get("DeviceName") for r in rows),
+        accounts=_names(r.get(account_column) for r in rows),
+        evidence=[_evidence(query_id, rows, collection)], **fields)
+
+
 def _times(rows: Iterable[dict[str, Any]], *columns: str) -> list:
     return sorted(r[c] for r in rows for c in columns if r.get(c))
 
@@ -216,18 +230,15 @@ def credential_hunting(collection: Collection) -> list[Finding]:
             and CREDENTIAL_WORDS.search(r.get("ProcessCommandLine") or "")]
     if not rows:
         return []
-    times = _times(rows, "Timestamp")
     devices = _names(r.get("DeviceName") for r in rows)
     statement = (
         f"{len(rows)} commands on {', '.join(devices)} searched files for passwords, for "
         f"example: {rows[0].get('ProcessCommandLine')}"
     )
-    return [Finding(
+    return [_finding_over_rows(
+        collection, "process-events", rows,
         rule="credential-hunting", title="Credential hunting in files", statement=statement,
         severity="High", techniques=["T1552.001"], phase="detection-analysis",
-        first_seen=times[0], last_seen=times[-1], devices=devices,
-        accounts=_names(r.get("AccountName") for r in rows),
-        evidence=[_evidence("process-events", rows, collection)],
     )]
 
 
@@ -272,7 +283,6 @@ def tampering(collection: Collection) -> list[Finding]:
     rows = _category_rows(collection, "Tampering")
     if not rows:
         return []
-    times = _times(rows, "Timestamp")
     outcomes = _names(r.get("Outcome") for r in rows)
     statement = (
         f"{len(rows)} attempts to tamper with Microsoft Defender on "
@@ -280,13 +290,11 @@ def tampering(collection: Collection) -> list[Finding]:
         f"outcome: {', '.join(outcomes) or 'unknown'}. Tamper protection stopped "
         "the change only if the outcome says Blocked."
     )
-    return [Finding(
+    return [_finding_over_rows(
+        collection, "malicious-activity", rows,
+        account_column="InitiatingProcessAccountName",
         rule="tampering", title="Attempt to turn off Defender protection", statement=statement,
         severity="High", techniques=["T1562.001"], phase="detection-analysis",
-        first_seen=times[0], last_seen=times[-1],
-        devices=_names(r.get("DeviceName") for r in rows),
-        accounts=_names(r.get("InitiatingProcessAccountName") for r in rows),
-        evidence=[_evidence("malicious-activity", rows, collection)],
     )]
 
 
@@ -446,20 +454,17 @@ def scheduled_task_persistence(collection: Collection) -> list[Finding]:
             if USER_WRITABLE.search(r.get("Detail") or "")]
     if not rows:
         return []
-    times = _times(rows, "Timestamp")
     names = _names(task_name(r.get("Name")) for r in rows)
     statement = (
         f"{len(rows)} scheduled task or service records on "
         f"{', '.join(_names(r.get('DeviceName') for r in rows))} run a program from a "
         f"user-writable folder: {', '.join(names)}."
     )
-    return [Finding(
+    return [_finding_over_rows(
+        collection, "scheduled-tasks-services", rows,
+        account_column="InitiatingProcessAccountName",
         rule="scheduled-task-persistence", title="Scheduled task persistence", statement=statement,
         severity="High", techniques=["T1053.005"], phase="detection-analysis",
-        first_seen=times[0], last_seen=times[-1],
-        devices=_names(r.get("DeviceName") for r in rows),
-        accounts=_names(r.get("InitiatingProcessAccountName") for r in rows),
-        evidence=[_evidence("scheduled-tasks-services", rows, collection)],
         facts={"tasks": names},
     )]
 
@@ -497,7 +502,6 @@ def encoded_powershell(collection: Collection) -> list[Finding]:
     if not decoded:
         return []
     rows = [row for row, _ in decoded]
-    times = _times(rows, "Timestamp")
     # The decoded text is the attacker's and can be megabytes long: the statement quotes its
     # start, and the evidence keeps the whole command line.
     scripts = _names(shorten(script, DECODED_SCRIPT_CHARS)[0] for _, script in decoded)
@@ -506,13 +510,10 @@ def encoded_powershell(collection: Collection) -> list[Finding]:
         f"{', '.join(_names(r.get('DeviceName') for r in rows))} ran an encoded command, which "
         f"hides the script from a casual look. Decoded: {' | '.join(scripts)}"
     )
-    return [Finding(
+    return [_finding_over_rows(
+        collection, "process-events", rows,
         rule="encoded-powershell", title="Encoded PowerShell command", statement=statement,
         severity="High", techniques=["T1059.001", "T1027.010"], phase="detection-analysis",
-        first_seen=times[0], last_seen=times[-1],
-        devices=_names(r.get("DeviceName") for r in rows),
-        accounts=_names(r.get("AccountName") for r in rows),
-        evidence=[_evidence("process-events", rows, collection)],
         facts={"scripts": scripts},
     )]
 
@@ -528,20 +529,16 @@ def lsass_access(collection: Collection) -> list[Finding]:
     rows = collection.rows("lsass-access")
     if not rows:
         return []
-    times = _times(rows, "Timestamp")
     processes = _names(r.get("ProcessFileName") for r in rows)
     statement = (
         f"{', '.join(processes)} opened or tried to dump the memory of lsass.exe on "
         f"{', '.join(_names(r.get('DeviceName') for r in rows))} ({len(rows)} events); "
         "credentials held in memory may be exposed."
     )
-    return [Finding(
+    return [_finding_over_rows(
+        collection, "lsass-access", rows,
         rule="lsass-access", title="Credential dumping from LSASS", statement=statement,
         severity="High", techniques=["T1003.001"], phase="detection-analysis",
-        first_seen=times[0], last_seen=times[-1],
-        devices=_names(r.get("DeviceName") for r in rows),
-        accounts=_names(r.get("AccountName") for r in rows),
-        evidence=[_evidence("lsass-access", rows, collection)],
     )]
 
 
@@ -554,19 +551,15 @@ def tool_download(collection: Collection) -> list[Finding]:
             if pattern.search(r.get("ProcessCommandLine") or "")]
     if not rows:
         return []
-    times = _times(rows, "Timestamp")
     statement = (
         f"{len(rows)} commands downloaded files with built-in tools on "
         f"{', '.join(_names(r.get('DeviceName') for r in rows))}, for example: "
         f"{rows[0].get('ProcessCommandLine')}"
     )
-    return [Finding(
+    return [_finding_over_rows(
+        collection, "process-events", rows,
         rule="tool-download", title="Download with a built-in tool", statement=statement,
         severity="High", techniques=["T1105"], phase="detection-analysis",
-        first_seen=times[0], last_seen=times[-1],
-        devices=_names(r.get("DeviceName") for r in rows),
-        accounts=_names(r.get("AccountName") for r in rows),
-        evidence=[_evidence("process-events", rows, collection)],
     )]
 
 
