@@ -123,9 +123,10 @@ def run_graph(folder: Path) -> dict:
     from irreport.analysis.process_graph import build_process_graph
     from irreport.collect import run_query
     from irreport.pack import QueryPack
-    from irreport.sources.local import open_folder
+    from irreport.sources.local import open_path
 
-    source = open_folder(folder)
+    # Only the generated rows: the folder also receives this run's Parquet outputs.
+    source = open_path(folder / "DeviceProcessEvents.jsonl")
     query = QueryPack.load().get("process-events")
     result = run_query(source, query, [scale_data.INCIDENT_DEVICE], TIME_RANGE, {}, {})
     # The same rows, as the query returns them, are what msticpy reads.
