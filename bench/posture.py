@@ -151,6 +151,9 @@ def run_report(data: Path, out: Path) -> list[tuple[str, float, float]]:
     started = time.perf_counter()
     source = open_path(data)
     stages.append(("load", time.perf_counter() - started, peak_rss_mib()))
+    folder = source.database.folder
+    on_disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder else 0
+    print(f"storage: {source.database.storage}, database file {on_disk / 2**20:.0f} MiB")
 
     pack = QueryPack.load()
     week = last_complete_week(END)
