@@ -1,4 +1,4 @@
-"""KQL literals for binding parameter values into query text.
+"""KQL literals and the statements that bind parameter values in query text.
 
 Kusto string literals accept the escapes backslash-quote, backslash-backslash, \\t, \\n and \\r.
 Other control characters have no documented escape, so a value holding one is rejected rather
@@ -71,6 +71,19 @@ def string_list_literal(values: Iterable[str]) -> str:
 
 
 def let_statement(name: str, literal: str) -> str:
+    _check_identifier(name)
+    return f"let {name} = {literal};"
+
+
+def declare_statement(declarations: Iterable[tuple[str, str]]) -> str:
+    """Write `declare query_parameters(Name:type, ...);` for (name, KQL type) pairs."""
+    items = []
+    for name, kind in declarations:
+        _check_identifier(name)
+        items.append(f"{name}:{kind}")
+    return f"declare query_parameters({', '.join(items)});"
+
+
+def _check_identifier(name: str) -> None:
     if not _IDENTIFIER.match(name):
         raise ParameterError(f"parameter name {name!r} is not a KQL identifier")
-    return f"let {name} = {literal};"

@@ -3,7 +3,8 @@
 A pack query is a `.kql` file whose leading `//` comment lines hold `key: value` metadata and
 `param` declarations; the rest is plain Advanced Hunting KQL. Parameters are bound by prepending
 one `let` statement per parameter, so the file itself stays runnable in the portal once its
-parameters are pasted in front of it.
+parameters are pasted in front of it. An engine that binds values itself gets the body behind a
+`declare query_parameters(...)` statement instead, with the values passed beside the text.
 
     // id: inbound-connections
     // title: Inbound connections accepted
@@ -35,6 +36,11 @@ PHASES = {
 }
 SCOPES = ("device", "fleet")
 PARAM_TYPES = ("devices", "datetime", "string", "string[]", "long", "real", "bool", "timespan")
+# The KQL type each parameter type is declared as in `declare query_parameters`. A list of
+# strings travels as a dynamic JSON array.
+DECLARED_TYPES = {"devices": "dynamic", "string[]": "dynamic", "datetime": "datetime",
+                  "string": "string", "long": "long", "real": "real", "bool": "bool",
+                  "timespan": "timespan"}
 REQUIRED_KEYS = ("id", "title", "answers", "phase", "section", "techniques", "tables", "scope")
 
 _KEY_LINE = re.compile(r"^//\s*([a-z]+):\s*(.*?)\s*$")
@@ -84,6 +90,15 @@ class Query:
     def phase_title(self) -> str:
         return PHASES[self.phase]
 
+    @property
+    def parameterisable(self) -> bool:
+        """Whether an engine may take the values as query parameters instead of `let` literals.
+
+        The header `parameterised: no` forbids it, for a query whose translation is slow
+        without literal values.
+        """
+        return self.extra.get("parameterised") != "no"
+
     def parameter(self, name: str) -> Parameter | None:
         return next((p for p in self.parameters if p.name == name), None)
 
@@ -95,39 +110,104 @@ class Query:
         """
         lines = []
         for param in self.parameters:
-            value = values.get(param.name, param.default)
-            if value is None:
-                raise ParameterError(
-                    f"query {self.id!r} needs a value for parameter {param.name!r} "
-                    f"({param.type}); pass it with --param {param.name}=VALUE"
-                )
+            value = self._value_of(param, values)
             lines.append(kql.let_statement(param.name, literal_for(param, value)))
         return "\n".join(lines + [self.body])
+
+    def parameterise(self, values: dict[str, Any]) -> ParameterisedQuery:
+        """Return the body behind a `declare query_parameters` statement, with typed values.
+
+        Defaults and errors are those of `bind`, and the rows are the same. The text does not
+        depend on the values, so an engine can translate it once and reuse the translation.
+        """
+        declarations = []
+        typed: dict[str, Any] = {}
+        for param in self.parameters:
+            declarations.append((param.name, DECLARED_TYPES[param.type]))
+            typed[param.name] = typed_value(param, self._value_of(param, values))
+        if not declarations:
+            return ParameterisedQuery(self.body, typed)
+        return ParameterisedQuery(kql.declare_statement(declarations) + "\n" + self.body, typed)
+
+    def _value_of(self, param: Parameter, values: dict[str, Any]) -> Any:
+        value = values.get(param.name, param.default)
+        if value is None:
+            raise ParameterError(
+                f"query {self.id!r} needs a value for parameter {param.name!r} "
+                f"({param.type}); pass it with --param {param.name}=VALUE"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class ParameterisedQuery:
+    """A query's text with `declare query_parameters`, and the values the engine binds to it.
+
+    Lists of strings are Python lists, and the other values have their parameter's type.
+    """
+
+    text: str
+    values: dict[str, Any]
 
 
 def literal_for(param: Parameter, value: Any) -> str:
     """Write *value* as the KQL literal of *param*'s declared type."""
+    value = typed_value(param, value)
     kind = param.type
     if kind in ("devices", "string[]"):
-        if isinstance(value, str):
-            value = [value]
-        return kql.string_list_literal(list(value))
+        return kql.string_list_literal(value)
+    if kind == "datetime":
+        return kql.datetime_literal(value)
+    if kind == "timespan":
+        return kql.timespan_literal(value)
+    if kind == "long":
+        return kql.long_literal(value)
+    if kind == "real":
+        return kql.real_literal(value)
+    if kind == "bool":
+        return kql.bool_literal(value)
+    return kql.string_literal(value)
+
+
+def typed_value(param: Parameter, value: Any) -> Any:
+    """Convert *value* to the Python type of *param*: a list for list types, int for long.
+
+    Raises ParameterError when the value cannot be of that type.
+    """
+    kind = param.type
+    if kind in ("devices", "string[]"):
+        items = [value] if isinstance(value, str) else list(value)
+        for item in items:
+            if not isinstance(item, str):
+                raise ParameterError(f"parameter {param.name!r} expects strings, got {item!r}")
+        return items
     if kind == "datetime":
         if not isinstance(value, datetime):
             raise ParameterError(f"parameter {param.name!r} expects a datetime, got {value!r}")
-        return kql.datetime_literal(value)
+        return value
     if kind == "timespan":
+        # NOTE: kql.timespan_literal writes whole milliseconds, so a value with finer
+        # precision binds more exactly as a parameter than in the let-bound text.
         if not isinstance(value, timedelta):
             raise ParameterError(f"parameter {param.name!r} expects a timespan, got {value!r}")
-        return kql.timespan_literal(value)
+        return value
     if kind == "long":
-        return kql.long_literal(int(value) if isinstance(value, str) and value.lstrip("-").isdigit()
-                                else value)
+        if isinstance(value, str) and value.lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParameterError(f"parameter {param.name!r} expects an integer, got {value!r}")
+        return value
     if kind == "real":
-        return kql.real_literal(float(value))
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"parameter {param.name!r} expects a number, got {value!r}") from None
     if kind == "bool":
-        return kql.bool_literal(_parse_bool(param, value))
-    return kql.string_literal(value)
+        return _parse_bool(param, value)
+    if not isinstance(value, str):
+        raise ParameterError(f"parameter {param.name!r} expects a string, got {value!r}")
+    return value
 
 
 def parse_value(param: Parameter, text: str) -> Any:
@@ -251,6 +331,9 @@ def _build_query(meta: dict[str, str], params: list[Parameter], body: str, path:
         )
     if meta["scope"] not in SCOPES:
         raise QueryPackError(f"unknown scope {meta['scope']!r}; expected device or fleet",
+                             str(path), 1)
+    if meta.get("parameterised", "yes") not in ("yes", "no"):
+        raise QueryPackError(f"parameterised is {meta['parameterised']!r}; expected yes or no",
                              str(path), 1)
     techniques = _split_list(meta["techniques"])
     bad = [t for t in techniques if t != "none" and not _TECHNIQUE.match(t)]

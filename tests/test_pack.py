@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from irreport.errors import ParameterError, QueryPackError
 from irreport.lint import lint
-from irreport.pack import PHASES, QueryPack, parse_query
+from irreport.pack import DECLARED_TYPES, PARAM_TYPES, PHASES, QueryPack, parse_query
 
 HEADER = """// id: {id}
 // title: Test query
@@ -80,6 +81,106 @@ def test_bind_requires_missing_value(tmp_path):
     query = parse_query(_write(tmp_path, "needs-value", "DeviceProcessEvents\n"))
     with pytest.raises(ParameterError, match="Devices"):
         query.bind({})
+
+
+def test_parameterise_declares_each_parameter(pack):
+    query = pack.get("inbound-then-logon")
+    start = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    end = datetime(2026, 12, 3, tzinfo=timezone.utc)
+
+    statement = query.parameterise({"Devices": "testmachine3", "StartTime": start,
+                                    "EndTime": end})
+
+    assert statement.text.splitlines()[0] == (
+        "declare query_parameters(Devices:dynamic, StartTime:datetime, EndTime:datetime, "
+        "MaxDelaySeconds:long);")
+    assert statement.text.endswith(query.body)
+    assert statement.values == {"Devices": ["testmachine3"], "StartTime": start,
+                                "EndTime": end, "MaxDelaySeconds": 150}
+
+
+def test_declared_types_cover_parameter_types():
+    assert set(DECLARED_TYPES) == set(PARAM_TYPES)
+
+
+TYPED_HEADER = """// id: typed
+// title: Every parameter type
+// answers: Do the values keep their types?
+// phase: detection-analysis
+// section: further-ir
+// techniques: none
+// tables: DeviceInfo
+// scope: fleet
+// param StartTime: datetime
+// param Names: string[]
+// param Name: string
+// param Limit: long
+// param Share: real
+// param Strict: bool
+// param Window: timespan
+DeviceInfo
+"""
+
+
+def test_parameterise_types_each_value(tmp_path):
+    path = tmp_path / "typed.kql"
+    path.write_text(TYPED_HEADER, encoding="utf-8")
+    query = parse_query(path)
+    values = {"StartTime": datetime(2026, 12, 1), "Names": "a.cmd", "Name": 'x"y',
+              "Limit": "42", "Share": "0.5", "Strict": "yes", "Window": timedelta(minutes=5)}
+
+    statement = query.parameterise(values)
+
+    assert statement.text.startswith(
+        "declare query_parameters(StartTime:datetime, Names:dynamic, Name:string, Limit:long, "
+        "Share:real, Strict:bool, Window:timespan);\n")
+    assert statement.values == {"StartTime": datetime(2026, 12, 1), "Names": ["a.cmd"],
+                                "Name": 'x"y', "Limit": 42, "Share": 0.5, "Strict": True,
+                                "Window": timedelta(minutes=5)}
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("Limit", "forty", "expects an integer"),
+    ("Limit", True, "expects an integer"),
+    ("Share", "half", "expects a number"),
+    ("Names", ["a", 1], "expects strings"),
+    ("Name", 7, "expects a string"),
+    ("Window", "5m", "expects a timespan"),
+    ("StartTime", "2026-12-01", "expects a datetime"),
+])
+def test_parameterise_rejects_wrong_type(tmp_path, name, value, expected):
+    path = tmp_path / "typed.kql"
+    path.write_text(TYPED_HEADER, encoding="utf-8")
+    values = {"StartTime": datetime(2026, 12, 1), "Names": [], "Name": "", "Limit": 1,
+              "Share": 1.0, "Strict": False, "Window": timedelta(0), name: value}
+
+    with pytest.raises(ParameterError, match=expected):
+        parse_query(path).parameterise(values)
+
+
+def test_parameterise_requires_missing_value(tmp_path):
+    query = parse_query(_write(tmp_path, "needs-value", "DeviceProcessEvents\n"))
+    with pytest.raises(ParameterError, match="Devices"):
+        query.parameterise({})
+
+
+def test_parameterised_header_is_yes_or_no(tmp_path):
+    path = _write(tmp_path, "unsure", GOOD_BODY)
+    path.write_text(path.read_text().replace("// scope: device\n",
+                                             "// scope: device\n// parameterised: maybe\n"))
+    with pytest.raises(QueryPackError, match="parameterised is 'maybe'; expected yes or no"):
+        parse_query(path)
+
+
+def test_has_any_over_parameter_stays_let_bound(pack):
+    # duckdb-kql compiles one regular expression per row for has_any over a parameter, so
+    # such a query must declare that it takes literal values.
+    for query in pack:
+        for param in query.parameters:
+            if param.type not in ("devices", "string[]"):
+                continue
+            if re.search(rf"\bhas_(any|all)\s*\(\s*{param.name}\s*\)", query.body):
+                assert not query.parameterisable, (query.id, param.name)
 
 
 def test_header_missing_key_is_error(tmp_path):
