@@ -128,18 +128,35 @@ def run_query(source: Source, query: Query, devices: list[str], time_range: Time
     missing = {t: why for t, why in source.unavailable_tables().items() if t in query.tables}
     if missing and len(missing) == len(query.tables):
         return _not_run(query, NOT_AVAILABLE, "; ".join(f"{t}: {why}" for t, why in missing.items()))
+    run_parameterised = _parameter_runner(source, query)
     try:
         values = bind_values(query, devices, time_range, overrides, earlier)
         text = query.bind(values)
+        statement = query.parameterise(values) if run_parameterised else None
     except _Skip as exc:
         return _not_run(query, SKIPPED, f"skipped because {exc}")
     except IrreportError as exc:
         return _not_run(query, FAILED, str(exc))
-    result = source.run(query.id, text, time_range, rebind=_rebinder(query, values, overrides))
+    if run_parameterised:
+        result = run_parameterised(query.id, statement, text, time_range)
+    else:
+        result = source.run(query.id, text, time_range,
+                            rebind=_rebinder(query, values, overrides))
     # A source may send more than the bound text (a prelude); keep what it actually sent.
     result.text = result.text or text
     result.parameters = values
     return result
+
+
+def _parameter_runner(source: Source, query: Query) -> Callable[..., QueryResult] | None:
+    """Return the source's `run_parameterised` if it has one and *query* allows parameters.
+
+    Such a source gets the values apart from the query text, and the let-bound text to record
+    in the result. Every other source gets the let-bound text alone.
+    """
+    if not query.parameterisable:
+        return None
+    return getattr(source, "run_parameterised", None)
 
 
 def _rebinder(query: Query, values: dict[str, Any],

@@ -16,6 +16,15 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def translation_cache_folder(tmp_path_factory):
+    """Keep duckdb-kql translations out of the user's cache folder, here and in child processes."""
+    folder = tmp_path_factory.mktemp("kql-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IRREPORT_KQL_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def pack():
     from irreport.pack import QueryPack

@@ -61,7 +61,9 @@ class Source(Protocol):
     """What the collector needs from a data source.
 
     A source may also have `max_concurrency`, the number of queries it accepts at once; a
-    source without it (the offline one) runs one query at a time.
+    source without it (the offline one) runs one query at a time. A source that binds values
+    itself may have `run_parameterised(query_id, statement, text, time_range)`, which gets
+    a `pack.ParameterisedQuery` and the let-bound *text* to record in the result.
     """
 
     #: short kind such as "sample", "local", "defender", "sentinel" or "adx"

@@ -18,9 +18,11 @@ from typing import Any
 from irreport import schema
 from irreport.errors import ConfigurationError, SourceError
 from irreport.memory import collector_paused
+from irreport.pack import ParameterisedQuery
 from irreport.sources import (EMPTY, FAILED, OK, UNSUPPORTED, QueryResult, stopwatch, utcnow)
 from irreport.sources.database import Database, open_database
 from irreport.sources.exports import find_export_files, format_of, load_files, table_file_name
+from irreport.sources.translation_cache import TranslationCache, cache_folder
 from irreport.timerange import TimeRange, parse_instant
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class LocalSource:
         self.inferred: dict[str, int] = {}
         #: files skipped and rows not loaded, for the dossier to list
         self.warnings: list[str] = []
+        self.translations = TranslationCache(cache_folder())
 
     def warn(self, message: str) -> None:
         """Record a loading problem that did not stop the load, and log it."""
@@ -96,13 +99,29 @@ class LocalSource:
 
     def run(self, query_id: str, text: str, time_range: TimeRange,
             rebind=None) -> QueryResult:
+        """Translate and run *text*, such as a user's query or a let-bound pack query."""
         # DuckDB has no row limit, so *rebind* is never needed here.
+        import duckdb_kql
+
+        return self._execute(query_id, text, lambda: duckdb_kql.kql(self.con, text))
+
+    def run_parameterised(self, query_id: str, statement: ParameterisedQuery, text: str,
+                          time_range: TimeRange) -> QueryResult:
+        """Run *statement* with DuckDB binding its values, reusing its cached translation.
+
+        *text* is the same query with let-bound values, which the result records as the text
+        asked, so the manifest reads the same whichever way the query ran.
+        """
+        return self._execute(query_id, text,
+                             lambda: self.translations.relation(self.con, statement))
+
+    def _execute(self, query_id: str, text: str, make_relation) -> QueryResult:
         import duckdb_kql
 
         result = QueryResult(query_id=query_id, text=text)
         result.started_at, started = stopwatch()
         try:
-            relation = duckdb_kql.kql(self.con, text)
+            relation = make_relation()
             result.columns = list(relation.columns)
             result.types = [str(t) for t in relation.types]
             with collector_paused():
