@@ -16,7 +16,9 @@ One run of the command does four things, each measurement in a fresh subprocess:
    are compared.
 3. Query pack against hand-written SQL: each pack query through duckdb-kql, and the same
    question in DuckDB SQL from `bench/sql/<query id>.sql`, on the same connection, with the
-   same parameter values; both must return the same rows.
+   same parameter values; both must return the same rows. duckdb-kql runs each query
+   let-bound (translated every run), cold (parameterised, translated with no cache) and warm
+   (parameterised, translation cached), and the parameterised rows must equal the let-bound.
 4. Rendering: PDF seconds per page for tables of --render-rows rows.
 
 Medians are over --runs runs. Peak memory per stage is the process's VmHWM after the stage,

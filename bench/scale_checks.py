@@ -60,4 +60,7 @@ def query_problems(rows: list[dict]) -> list[str]:
         elif not row["same_rows"]:
             problems.append(f"query {row['query']}: duckdb-kql and the hand-written SQL return "
                             "different rows")
+        if row.get("same_rows_let_bound") is False:
+            problems.append(f"query {row['query']}: the parameterised and the let-bound text "
+                            "return different rows")
     return problems

@@ -54,6 +54,18 @@ def test_hand_written_sql_matches_every_pack_query(figures):
     assert compared == set(incident_query_ids(QueryPack.load()))
 
 
+def test_parameterised_queries_match_let_bound(figures):
+    differ = [row["query"] for row in figures["queries"] if not row.get("same_rows_let_bound")]
+    assert figures["queries"]
+    assert differ == []
+
+
+def test_query_figures_have_every_way(figures):
+    for row in figures["queries"]:
+        for way in ("let", "cold", "warm", "sql"):
+            assert row[f"{way}_seconds"] > 0, (row["query"], way)
+
+
 def test_graph_links_every_generated_process(figures):
     (row,) = figures["graph"]
     # 2,000 processes, the eight services and services.exe: every process but services.exe
