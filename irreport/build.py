@@ -5,21 +5,28 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from irreport.analysis.pipeline import Analysis, analyse
+from irreport.analysis.timeline import TimelineEvent
 from irreport.collect import Collection, Progress, collect, find_unseen_devices
 from irreport.errors import ConfigurationError
-from irreport.evidence import (AtomicFolder, build_manifest, query_records, seal,
-                               write_evidence)
-from irreport.output import write_csv
+from irreport.evidence import (AtomicFolder, build_manifest, evidence_hashes, query_records,
+                               seal, write_evidence)
+from irreport.memory import collector_paused
+from irreport.output import BLOCK_ROWS, write_csv_columns
 from irreport.pack import QueryPack
-from irreport.sources import QueryResult, Source, utcnow
+from irreport.sources import Source, utcnow
 from irreport.textsafe import iso_time, json_ready
 
 FORMATS = ("html", "pdf")
+# The columns of evidence/timeline.csv, each an attribute of TimelineEvent.
+TIMELINE_COLUMNS = ["time", "device", "table", "category", "action", "process", "account",
+                    "target", "details", "query_id", "alert"]
 TLP_LEVELS = ("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")
 
 
@@ -119,23 +126,22 @@ def _write_evidence(collection: Collection, analysis: Analysis, work: Path,
     from irreport.analysis import process_graph
 
     evidence = work / "evidence"
-    files = write_evidence(collection, evidence)
-    if analysis.graph is not None:
-        process_graph.write_graph(analysis.graph, evidence)
-    _write_derived(analysis, evidence)
-    records = query_records(collection, evidence, files)
-    return build_manifest(collection, work, records, generated_at)
+    # Writing converts millions of values a block at a time, and each full collection would
+    # walk every result row again although nothing here makes a reference cycle.
+    with collector_paused():
+        files = write_evidence(collection, evidence)
+        if analysis.graph is not None:
+            process_graph.write_graph(analysis.graph, evidence)
+        _write_derived(analysis, evidence)
+    hashes = evidence_hashes(work)
+    records = query_records(collection, evidence, files, hashes)
+    return build_manifest(collection, work, records, generated_at, hashes)
 
 
 def _write_derived(analysis: Analysis, evidence: Path) -> None:
     """Write the timeline, findings and indicators beside the raw results."""
-    timeline = QueryResult(query_id="timeline", columns=[
-        "time", "device", "table", "category", "action", "process", "account", "target",
-        "details", "query_id", "alert"])
-    timeline.rows = [{c: getattr(e, c.replace("time", "time"), None) for c in timeline.columns}
-                     for e in analysis.timeline]
     with (evidence / "timeline.csv").open("w", encoding="utf-8", newline="") as handle:
-        write_csv(timeline, handle)
+        write_csv_columns(TIMELINE_COLUMNS, _timeline_blocks(analysis.timeline), handle)
     findings = [{
         "rule": f.rule, "title": f.title, "statement": f.statement, "severity": f.severity,
         "techniques": f.techniques, "phase": f.phase, "first_seen": f.first_seen,
@@ -148,6 +154,13 @@ def _write_derived(analysis: Analysis, evidence: Path) -> None:
                    "first_seen": i.first_seen, "found_by": i.rules} for i in analysis.indicators]
     (evidence / "indicators.json").write_text(
         json.dumps(json_ready(indicators), ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _timeline_blocks(events: list[TimelineEvent]) -> Iterator[list[list[Any]]]:
+    """Yield the timeline's events in blocks of `BLOCK_ROWS`, each as one list per column."""
+    for start in range(0, len(events), BLOCK_ROWS):
+        block = events[start:start + BLOCK_ROWS]
+        yield [list(map(attrgetter(name), block)) for name in TIMELINE_COLUMNS]
 
 
 def _render(collection: Collection, analysis: Analysis, request: BuildRequest,

@@ -24,7 +24,7 @@ from typing import Any
 from irreport import __version__
 from irreport.collect import Collection
 from irreport.errors import RenderError
-from irreport.output import write_csv, write_result_json
+from irreport.output import write_result_files
 from irreport.pack import describe, text_sha256
 from irreport.textsafe import iso_time, json_ready
 
@@ -49,17 +49,20 @@ def write_evidence(collection: Collection, folder: Path) -> dict[str, dict[str, 
     for query_id, result in collection.results.items():
         json_path = folder / f"{query_id}.json"
         csv_path = folder / f"{query_id}.csv"
-        with json_path.open("w", encoding="utf-8") as handle:
-            write_result_json(result, handle)
-        with csv_path.open("w", encoding="utf-8", newline="") as handle:
-            write_csv(result, handle, for_people=True)
+        with (json_path.open("w", encoding="utf-8") as json_handle,
+              csv_path.open("w", encoding="utf-8", newline="") as csv_handle):
+            write_result_files(result, json_handle, csv_handle)
         files[query_id] = {"json": json_path.name, "csv": csv_path.name}
     return files
 
 
-def query_records(collection: Collection, evidence_dir: Path,
-                  files: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
-    """Return one manifest record per query run."""
+def query_records(collection: Collection, evidence_dir: Path, files: dict[str, dict[str, str]],
+                  hashes: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Return one manifest record per query run.
+
+    *hashes*, from `evidence_hashes`, saves reading the result files again.
+    """
+    hashes = hashes or {}
     records = []
     for query_id, result in collection.results.items():
         query = collection.queries.get(query_id)
@@ -81,20 +84,31 @@ def query_records(collection: Collection, evidence_dir: Path,
             "row_limit": result.row_limit,
             "warnings": result.warnings,
             "result_files": {kind: {"path": f"evidence/{name}",
-                                    "sha256": file_sha256(evidence_dir / name)}
+                                    "sha256": hashes.get(f"evidence/{name}")
+                                    or file_sha256(evidence_dir / name)}
                              for kind, name in names.items()},
             "metadata": describe(query) if query else None,
         })
     return records
 
 
-def build_manifest(collection: Collection, folder: Path, records: list[dict[str, Any]],
-                   generated_at: str) -> dict[str, Any]:
-    """Return the manifest's core: everything except the hashes of the rendered files."""
+def evidence_hashes(folder: Path) -> dict[str, str]:
+    """Return the SHA-256 of every file in the dossier folder's evidence, by relative path."""
     evidence = {}
     for path in sorted((folder / "evidence").rglob("*")):
         if path.is_file():
             evidence[path.relative_to(folder).as_posix()] = file_sha256(path)
+    return evidence
+
+
+def build_manifest(collection: Collection, folder: Path, records: list[dict[str, Any]],
+                   generated_at: str, evidence: dict[str, str] | None = None) -> dict[str, Any]:
+    """Return the manifest's core: everything except the hashes of the rendered files.
+
+    *evidence* is `evidence_hashes(folder)`, computed here when not given.
+    """
+    if evidence is None:
+        evidence = evidence_hashes(folder)
     core = {
         "irreport_version": __version__,
         "generated_at": generated_at,

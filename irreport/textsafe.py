@@ -13,8 +13,11 @@ import json
 import re
 import sys
 import unicodedata
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from itertools import chain, compress, repeat
+from json.encoder import encode_basestring
+from operator import attrgetter, itemgetter, sub
 from typing import Any
 
 # Control (Cc) and format (Cf) characters draw nothing or move text around: Cf contains the
@@ -150,3 +153,237 @@ def without_surrogates(text: str) -> str:
         return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
     except UnicodeEncodeError:
         return _SURROGATE.sub("\ufffd", text)
+
+
+# TextColumn returns exactly what the cell functions above return for each value. It converts
+# a whole column with map() and str methods, which run in C, instead of a Python call per cell,
+# because the evidence of a million events has about fifteen million cells. A column whose
+# values are not all of one type in _COLUMN_TYPES, apart from None, goes cell by cell.
+_COLUMN_TYPES = frozenset({str, int, float, bool, datetime})
+_NONE_TYPE = type(None)
+_CSV_PREFIXES = FORMULA_PREFIXES + ("'",)
+_CSV_FIRST_CHARACTERS = frozenset(_CSV_PREFIXES)
+_FIRST_CHARACTER = itemgetter(slice(0, 1))
+_JSON_BOOLEANS = {"True": "true", "False": "false"}
+# json.dumps writes these floats in JavaScript's spelling.
+_JSON_FLOATS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+_TIME_ZONE = attrgetter("tzinfo")
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = _EPOCH.replace(tzinfo=timezone.utc)
+_DAYS = attrgetter("days")
+_SECONDS = attrgetter("seconds")
+_MICROSECONDS = attrgetter("microseconds")
+
+
+class TextColumn:
+    """The values of one column, converted for CSV and JSON a column at a time."""
+
+    def __init__(self, values: list[Any]):
+        self.values = values
+        self.kind, self.has_none = _column_type(values)
+        self._present: list[Any] | None = None
+        self._texts: list[str] | None = None
+
+    @property
+    def holds_plain_values(self) -> bool:
+        """Whether every value is a number, a boolean, a time or None, whose text has no
+        quote, comma or line break."""
+        return self.kind in (int, float, bool, datetime, _NONE_TYPE)
+
+    def csv(self) -> list[str]:
+        """Return `csv_cell(value)` for every value."""
+        if self.kind is _NONE_TYPE:
+            return [""] * len(self.values)
+        texts = self._present_texts()
+        if texts is None:
+            return list(map(csv_cell, self.values))
+        if self.has_none:
+            texts = list(map({None: ""}.get, self.values, texts))
+        if self._may_look_like_formulas(texts):
+            texts = ["'" + text if text.startswith(_CSV_PREFIXES) else text for text in texts]
+        return texts
+
+    def json(self) -> list[str]:
+        """Return `json.dumps(json_ready(value), ensure_ascii=False)` for every value."""
+        if self.kind is _NONE_TYPE:
+            return ["null"] * len(self.values)
+        texts = self._present_texts()
+        if texts is None:
+            return list(map(json_cell, self.values))
+        if self.kind is bool:
+            texts = list(map(_JSON_BOOLEANS.__getitem__, texts))
+        elif self.kind is float:
+            texts = list(map(_JSON_FLOATS.get, texts, texts))
+        elif self.kind is not int:
+            texts = list(map(encode_basestring, texts))
+        if self.has_none:
+            texts = list(map({None: "null"}.get, self.values, texts))
+        return texts
+
+    def _present_texts(self) -> list[str] | None:
+        """Return `to_text` of every value, with lone surrogates repaired.
+
+        Entries for None hold the text of a stand-in value. Returns None when the values need
+        the cell functions.
+        """
+        if self._texts is None and self.kind is not None:
+            self._present = _none_replaced(self.values) if self.has_none else self.values
+            if self.kind in (str, int, bool) and _all_equal(self._present):
+                # Equal values of these types have equal texts. Not so for floats (0.0 and
+                # -0.0) or times (two instants can compare equal in a zone with DST).
+                texts = _texts_of_type(self._present[:1], self.kind)
+                self._texts = texts * len(self._present)
+            else:
+                self._texts = _texts_of_type(self._present, self.kind)
+            if self._texts is None:
+                self.kind = None
+        return self._texts
+
+    def _may_look_like_formulas(self, texts: list[str]) -> bool:
+        # Times start with a four-digit year and booleans with T or F, so only text and
+        # negative numbers can start with a formula prefix.
+        if self.kind in (datetime, bool):
+            return False
+        if self.kind is int:
+            return min(self._present) < 0
+        return not _CSV_FIRST_CHARACTERS.isdisjoint(map(_FIRST_CHARACTER, texts))
+
+
+def json_cell(value: Any) -> str:
+    return json.dumps(json_ready(value), ensure_ascii=False)
+
+
+def json_text(value: Any) -> str:
+    """Return `json.dumps(json_ready(value), ensure_ascii=False)`, faster for big containers.
+
+    json.dumps converts the values json_ready converts through its `default` hook, in C. The
+    text differs only where a dict has a key that is not a str or a string has a lone
+    surrogate. Both are checked, and json_ready runs when either occurs.
+    """
+    if _keys_are_all_str(value):
+        text = json.dumps(value, ensure_ascii=False, default=_json_ready_scalar)
+        if not _any_surrogate(text):
+            return text
+    return json_cell(value)
+
+
+def _json_ready_scalar(value: Any) -> Any:
+    if isinstance(value, (date, Decimal, bytes)):
+        return json_ready(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_CONTAINER_TYPES = frozenset({dict, list, tuple})
+
+
+def _keys_are_all_str(value: Any) -> bool:
+    """Tell whether every dict inside *value*, through dicts, lists and tuples, has only str keys.
+
+    The containers are checked a nesting level at a time. Returns False for a subclass of
+    dict, list or tuple, and for a container met again on a deeper level, as in a cycle.
+    """
+    seen: set[int] = set()
+    level = [value]
+    while level:
+        if not set(map(type, level)) <= _CONTAINER_TYPES:
+            return False
+        by_id = dict(zip(map(id, level), level))
+        if not seen.isdisjoint(by_id):
+            return False
+        seen.update(by_id)
+        dicts = [item for item in by_id.values() if type(item) is dict]
+        sequences = [item for item in by_id.values() if type(item) is not dict]
+        if not set(map(type, chain.from_iterable(dicts))) <= {str}:
+            return False
+        children = list(chain(chain.from_iterable(map(dict.values, dicts)),
+                              chain.from_iterable(sequences)))
+        kinds = list(map(type, children))
+        containers = {kind for kind in set(kinds) if issubclass(kind, (dict, list, tuple))}
+        level = list(compress(children, map(containers.__contains__, kinds)))
+    return True
+
+
+def _column_type(values: list[Any]) -> tuple[type | None, bool]:
+    """Return the one type of the column's values other than None, and whether None occurs.
+
+    The type is None when values of several types occur, or of a type without a column
+    conversion. It is NoneType when every value is None.
+    """
+    types = set(map(type, values))
+    has_none = _NONE_TYPE in types
+    types.discard(_NONE_TYPE)
+    if not types:
+        return _NONE_TYPE, has_none
+    if len(types) == 1 and not types.isdisjoint(_COLUMN_TYPES):
+        return types.pop(), has_none
+    return None, has_none
+
+
+def _all_equal(values: list[Any]) -> bool:
+    return values[0] == values[-1] and values.count(values[0]) == len(values)
+
+
+def _none_replaced(values: list[Any]) -> list[Any]:
+    """Return *values* with each None replaced by the first other value.
+
+    One conversion then fits every value, and callers put the text for None back in.
+    """
+    stand_in = next(value for value in values if value is not None)
+    # dict.get(value, value) returns the stand-in for None and the value itself otherwise.
+    return list(map({None: stand_in}.get, values, values))
+
+
+def _texts_of_type(values: list[Any], kind: type) -> list[str] | None:
+    """Return `to_text` of every value, all of type *kind*, with surrogates repaired.
+
+    Returns None for a datetime column that mixes naive and aware times.
+    """
+    if kind is str:
+        if not _any_surrogate("".join(values)):
+            return values
+        return list(map(without_surrogates, values))
+    if kind is datetime:
+        return _iso_times(values)
+    # str() of an int or a float is its repr(), which json.dumps writes too.
+    return list(map(str, values))
+
+
+def _any_surrogate(text: str) -> bool:
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _iso_times(values: list[datetime]) -> list[str] | None:
+    """Return `iso_time` of every value, or None for a mix of naive and aware times."""
+    zones = set(map(_TIME_ZONE, values))
+    if None in zones:
+        if len(zones) > 1:
+            return None
+        epoch = _EPOCH
+    else:
+        values = list(map(datetime.astimezone, values, repeat(timezone.utc)))
+        epoch = _EPOCH_UTC
+    # Each time is split into whole days, seconds of the day and microseconds since 1970.
+    # Few distinct days and fractions occur, and the clock has a fixed table of texts.
+    offsets = list(map(sub, values, repeat(epoch)))
+    days = list(map(_DAYS, offsets))
+    dates = {day: iso_time(epoch + timedelta(days=day))[:-len("T00:00:00Z")]
+             for day in set(days)}
+    microseconds = list(map(_MICROSECONDS, offsets))
+    fractions = {micro: f".{micro:06d}".rstrip("0") if micro else ""
+                 for micro in set(microseconds)}
+    return list(map("".join, zip(map(dates.__getitem__, days),
+                                 map(_clock_texts().__getitem__, map(_SECONDS, offsets)),
+                                 map(fractions.__getitem__, microseconds), repeat("Z"))))
+
+
+@functools.cache
+def _clock_texts() -> list[str]:
+    """Return "THH:MM:SS" for every second of a day, in order."""
+    return [f"T{hour:02d}:{minute:02d}:{second:02d}"
+            for hour in range(24) for minute in range(60) for second in range(60)]
