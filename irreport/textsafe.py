@@ -13,6 +13,7 @@ import json
 import re
 import sys
 import unicodedata
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from itertools import chain, compress, repeat
@@ -287,20 +288,29 @@ def _keys_are_all_str(value: Any) -> bool:
     while level:
         if not set(map(type, level)) <= _CONTAINER_TYPES:
             return False
-        by_id = dict(zip(map(id, level), level))
-        if not seen.isdisjoint(by_id):
-            return False
-        seen.update(by_id)
-        dicts = [item for item in by_id.values() if type(item) is dict]
-        sequences = [item for item in by_id.values() if type(item) is not dict]
+        dicts = [item for item in level if type(item) is dict]
         if not set(map(type, chain.from_iterable(dicts))) <= {str}:
             return False
-        children = list(chain(chain.from_iterable(map(dict.values, dicts)),
-                              chain.from_iterable(sequences)))
-        kinds = list(map(type, children))
-        containers = {kind for kind in set(kinds) if issubclass(kind, (dict, list, tuple))}
-        level = list(compress(children, map(containers.__contains__, kinds)))
+        sequences = [item for item in level if type(item) is not dict]
+        kinds = set(map(type, _children(dicts, sequences)))
+        containers = {kind for kind in kinds if issubclass(kind, (dict, list, tuple))}
+        if not containers:
+            return True
+        # A cycle runs only through containers that hold containers, so a level without any
+        # ends the walk above and only the levels before it are recorded.
+        unique = dict(zip(map(id, level), level))
+        if not seen.isdisjoint(unique):
+            return False
+        seen.update(unique)
+        dicts = [item for item in unique.values() if type(item) is dict]
+        sequences = [item for item in unique.values() if type(item) is not dict]
+        children = list(_children(dicts, sequences))
+        level = list(compress(children, map(containers.__contains__, map(type, children))))
     return True
+
+
+def _children(dicts: list[dict], sequences: list[list | tuple]) -> Iterable[Any]:
+    return chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(sequences))
 
 
 def _column_type(values: list[Any]) -> tuple[type | None, bool]:
