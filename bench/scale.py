@@ -55,11 +55,13 @@ PROBLEMS: list[str] = []
 DEFAULT_MSTICPY = [BENCH / ".venv" / "bin" / "python", Path("/work/bench-venv/bin/python")]
 
 
-def child(mode: str, *arguments: str, python: str = sys.executable, timeout: float | None = None) -> dict:
+def child(mode: str, *arguments: str, python: str = sys.executable, timeout: float | None = None,
+          environment: dict[str, str] | None = None) -> dict:
     """Run one measurement in a fresh interpreter and return the JSON it prints last."""
     script = BENCH / ("msticpy_tree.py" if mode == "msticpy" else "scale_child.py")
     command = [python, str(script)] + ([] if mode == "msticpy" else [mode]) + list(arguments)
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(environment or {})})
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed with exit code {done.returncode}:\n"
                            f"{done.stderr[-3000:]}")
@@ -86,7 +88,9 @@ def measure_stages(workdir: Path, sizes: list[int], devices: int, runs: int) -> 
         generated = time.perf_counter() - started
         print(f"{events:>9} events: data written in {generated:.1f} s "
               f"({sum(data.rows_per_table.values())} noise rows)", flush=True)
-        done = [child("stages", str(folder), str(workdir / f"out-{events}-{run}"))
+        # Without the disk cache of translated queries every run is a responder's first one.
+        done = [child("stages", str(folder), str(workdir / f"out-{events}-{run}"),
+                      environment={"IRREPORT_KQL_CACHE": "none"})
                 for run in range(runs)]
         PROBLEMS.extend(scale_checks.stage_problems(done[0], events))
         row = {"events": events, "devices": devices, "runs": runs, "facts": done[0]["facts"],
