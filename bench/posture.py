@@ -8,7 +8,7 @@ offline engine), queries (both weeks), analysis (figures, summary) and render (H
 Memory is the process's peak resident set size after each stage, DuckDB's included. The
 analysis stage is timed alone; the render stage computes the figures again as part of writing.
 
-Run: /work/venv/bin/python bench/posture.py [--small] [--devices N] [--events N] [--keep-data]
+Run: .venv/bin/python bench/posture.py [--small] [--devices N] [--events N] [--keep-data]
 """
 
 from __future__ import annotations
