@@ -16,8 +16,9 @@ from irreport.sources import QueryResult
 from irreport.textsafe import TextColumn, csv_cell, json_cell, json_ready, shorten, visible
 
 # Results are converted this many rows at a time, so the text of a million-row result never
-# sits in memory whole.
-BLOCK_ROWS = 10_000
+# sits in memory whole. Blocks of 2,000 rows ran as fast as blocks of 10,000 on the scale
+# benchmark and took 65 MiB less at its peak.
+BLOCK_ROWS = 2_000
 # csv.writer's QUOTE_MINIMAL with the lineterminator "\r\n" quotes a field containing one of
 # these characters.
 _CSV_SPECIAL = re.compile('[,"\r\n]')
