@@ -128,6 +128,13 @@ def run_query(source: Source, query: Query, devices: list[str], time_range: Time
     missing = {t: why for t, why in source.unavailable_tables().items() if t in query.tables}
     if missing and len(missing) == len(query.tables):
         return _not_run(query, NOT_AVAILABLE, "; ".join(f"{t}: {why}" for t, why in missing.items()))
+    result = _run_bound(source, query, devices, time_range, overrides, earlier)
+    result.warnings.extend(f"{t}: {why}" for t, why in missing.items())
+    return result
+
+
+def _run_bound(source: Source, query: Query, devices: list[str], time_range: TimeRange,
+               overrides: dict[str, Any], earlier: dict[str, QueryResult]) -> QueryResult:
     run_parameterised = _parameter_runner(source, query)
     try:
         values = bind_values(query, devices, time_range, overrides, earlier)

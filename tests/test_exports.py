@@ -237,3 +237,21 @@ def test_gzip_jsonl_is_read(tmp_path):
         assert source.row_counts == {"DeviceEvents": 1}
     finally:
         source.close()
+
+
+def test_missing_tables_reported_not_empty(per_table, pack):
+    from irreport.collect import collect
+    from irreport.timerange import TimeRange
+
+    window = TimeRange(datetime.fromisoformat("2024-10-01T00:00:00+00:00"),
+                       datetime.fromisoformat("2024-11-01T00:00:00+00:00"))
+    collection = collect(pack, per_table, ["ws-fixture-01"], window,
+                         only=["run-keys", "process-events", "lsass-access"])
+    run_keys = collection.results["run-keys"]
+    assert run_keys.status == "not-available"
+    assert "DeviceRegistryEvents: not in the loaded data" in run_keys.message
+    assert collection.results["process-events"].ok
+    assert collection.results["process-events"].warnings == []
+    lsass = collection.results["lsass-access"]
+    assert lsass.ok
+    assert any(w.startswith("DeviceEvents: not in the loaded data") for w in lsass.warnings)

@@ -21,7 +21,11 @@ def dossier(shared_export, tmp_path_factory):
         [sys.executable, "-m", "irreport", "build", "--device", "test-hostname", "--source",
          str(shared_export), "--out", str(out), "--name", "workstation"],
         capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
+    # The export lacks some tables, so their queries are listed as not available and the
+    # build exits 1. No query may fail outright.
+    assert done.returncode == 1, done.stderr
+    assert ": not-available: " in done.stderr
+    assert ": failed: " not in done.stderr
     return out / "workstation"
 
 

@@ -155,7 +155,13 @@ class LocalSource:
         return sorted(names)
 
     def unavailable_tables(self) -> dict[str, str]:
-        return {}
+        """Return the documented tables that no loaded file supplied, with the reason.
+
+        A query over such a table would return no rows, which a reader takes for "nothing
+        happened" when the export simply did not contain the table.
+        """
+        return {table: "not in the loaded data; export this table to see it"
+                for table in schema.tables() if table not in self.row_counts}
 
     def provenance(self) -> dict[str, Any]:
         return {
