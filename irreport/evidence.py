@@ -223,16 +223,19 @@ class AtomicFolder:
     removes such folders once they are older than `STALE_AFTER`.
     """
 
-    def __init__(self, target: Path, force: bool = False):
+    def __init__(self, target: Path, force: bool = False,
+                 other_place: str = "--name to write a new dossier beside it"):
         self.target = target
         self.force = force
+        #: how the command that builds the folder writes it elsewhere, for the error message
+        self.other_place = other_place
         self.work: Path | None = None
 
     def check_target(self) -> None:
         if self.target.exists() and not self.force:
             raise RenderError(
-                f"{self.target} already exists; pass --force to replace it or --name to "
-                "write a new dossier beside it")
+                f"{self.target} already exists; pass --force to replace it or "
+                f"{self.other_place}")
 
     def __enter__(self) -> Path:
         self.check_target()

@@ -60,6 +60,9 @@ class PostureOutcome:
     def all_ok(self) -> bool:
         return not self.gaps
 
+# The posture command has no --name: a report is named by its ISO week.
+OTHER_PLACE = "--out to write the report into another folder"
+
 
 def posture_query_ids(pack: QueryPack) -> list[str]:
     """Return the pack queries that declare `report: posture`, or raise if there are none."""
@@ -99,8 +102,8 @@ def build_posture_report(request: PostureRequest, source: Source, pack: QueryPac
                          time_range: TimeRange,
                          progress: Progress | None = None) -> PostureOutcome:
     """Collect, compute and render the report of the week that *time_range* covers."""
-    AtomicFolder(request.out_dir / report_name(week_label(time_range)),
-                 force=request.force).check_target()
+    AtomicFolder(request.out_dir / report_name(week_label(time_range)), force=request.force,
+                 other_place=OTHER_PLACE).check_target()
     current, before = collect_weeks(pack, source, time_range, request.device_groups, progress)
     return write_posture_report(request, pack, current, before)
 
@@ -109,7 +112,8 @@ def write_posture_report(request: PostureRequest, pack: QueryPack, current: Coll
                          before: Collection) -> PostureOutcome:
     """Compute the figures of two collected weeks and write the report folder."""
     label = week_label(current.time_range)
-    atomic = AtomicFolder(request.out_dir / report_name(label), force=request.force)
+    atomic = AtomicFolder(request.out_dir / report_name(label), force=request.force,
+                          other_place=OTHER_PLACE)
     figures = posture_week(current, "this week", before)
     before_figures = posture_week(before, "week before")
     meta = _meta(request, current, label, posture_pack_version(pack, list(current.results)))
