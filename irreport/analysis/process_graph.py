@@ -269,9 +269,9 @@ def build_process_graph(collection) -> nx.DiGraph:
 
 def _build(collection) -> nx.DiGraph:
     # TODO: each row is still resolved in Python. Most of the remaining cost is per process:
-    # its key text, its attribute dict, its index entries and networkx's two adjacency dicts,
-    # about 5 us a node on the 2-core benchmark machine, so the builder is 3 to 5 times faster
-    # than msticpy's pandas builder rather than ten.
+    # its key text, its attribute dict, its index entries and networkx's two adjacency
+    # dicts. So the builder is about 3 times faster than msticpy's pandas builder at 100k
+    # to 1M rows (docs/benchmarks.md), not ten.
     builder = _GraphBuilder()
     process_rows = collection.rows(PROCESS_QUERY)
     # Unique ids first, so a process named by id and time before its own row still gets one key.
