@@ -1,10 +1,9 @@
-"""Where the offline engine keeps the loaded exports: in memory, or in a temporary file.
+"""Storage of the loaded exports for the offline engine: in memory, or in a temporary file.
 
-An in-memory DuckDB database keeps every loaded row uncompressed and cannot hand any of it
-back to the operating system: 614 MiB of fleet Parquet (53 million rows) took 18 GiB. A
-database file is compressed and DuckDB's buffer manager pages it in and out under a memory
-limit, at the cost of writing it once. Small inputs, such as the bundled sample or one
-device's export, stay in memory, where loading is fastest.
+An in-memory DuckDB database keeps every loaded row in memory: 614 MiB of fleet Parquet
+(53 million rows) took 18 GiB. A database file is compressed, and DuckDB's buffer manager
+pages it in and out under a memory limit, at the cost of writing it once. Small inputs, such
+as the bundled sample or one device's export, stay in memory, where loading is fastest.
 """
 
 from __future__ import annotations
@@ -112,6 +111,6 @@ def _storage_setting(storage: str | None) -> str:
     value = storage or os.environ.get(STORAGE_VARIABLE) or "auto"
     if value not in STORAGE_CHOICES:
         raise ConfigurationError(
-            f"{STORAGE_VARIABLE}={value!r} is not a storage choice; expected one of "
+            f"{STORAGE_VARIABLE}={value!r} is invalid; expected one of "
             f"{', '.join(STORAGE_CHOICES)}; unset it to let irreport choose")
     return value
