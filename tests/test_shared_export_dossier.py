@@ -67,3 +67,8 @@ def test_manifest_records_export_hash(dossier, shared_export):
     expected = hashlib.sha256(shared_export.read_bytes()).hexdigest()
     assert [f["sha256"] for f in files] == [expected]
     assert manifest["source"]["row_counts"]["DeviceEvents"] == 63
+
+
+def test_missing_configuration_not_called_compliant(text):
+    assert "DeviceTvmSecureConfigurationAssessment: not in the loaded data" in text
+    assert "Every assessed control is compliant" not in text
