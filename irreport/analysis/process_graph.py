@@ -268,10 +268,9 @@ def build_process_graph(collection) -> nx.DiGraph:
 
 
 def _build(collection) -> nx.DiGraph:
-    # TODO: each row is still resolved in Python. Most of the remaining cost is per process:
-    # its key text, its attribute dict, its index entries and networkx's two adjacency
-    # dicts. So the builder is about 3 times faster than msticpy's pandas builder at 100k
-    # to 1M rows (docs/benchmarks.md), not ten.
+    # TODO: the builder is about 3 times faster than msticpy's at 1M rows, not 10. Reading
+    # the row dicts, the attribute dicts and networkx's storage alone take 4.25 s of the 4.97 s
+    # that ten times allows (bench/graph_floor.py), so the rest needs results kept in DuckDB.
     builder = _GraphBuilder()
     process_rows = collection.rows(PROCESS_QUERY)
     # Unique ids first, so a process named by id and time before its own row still gets one key.
