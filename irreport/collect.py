@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from irreport.errors import IrreportError
@@ -130,7 +132,45 @@ def run_query(source: Source, query: Query, devices: list[str], time_range: Time
         return _not_run(query, NOT_AVAILABLE, "; ".join(f"{t}: {why}" for t, why in missing.items()))
     result = _run_bound(source, query, devices, time_range, overrides, earlier)
     result.warnings.extend(f"{t}: {why}" for t, why in missing.items())
+    result.warnings.extend(_missing_column_notes(source, query, result))
     return result
+
+
+def _missing_column_notes(source: Source, query: Query, result: QueryResult) -> list[str]:
+    """Return a note per table of *query* whose loaded data lacks columns the query reads.
+
+    A query filtering on such a column returns nothing, which reads as "nothing happened".
+    The query text is matched by column name, so a name counts as read only when the query
+    does not assign it itself, no other table of the query has it and the result has no
+    values under it.
+    """
+    missing = source.missing_columns()
+    notes = []
+    for table in query.tables:
+        others = [t for t in query.tables if t != table]
+        read = [column for column in missing.get(table, [])
+                if _reads(query.body, column)
+                and all(column in missing.get(other, [column]) for other in others)
+                and not _has_values(result, column)]
+        if read:
+            noun = "columns" if len(read) > 1 else "column"
+            notes.append(f"{table} lacks {', '.join(read)} in the loaded data. This query reads "
+                         f"the {noun}, so it sees no values there; include the {noun} in the "
+                         "export to see them.")
+    return notes
+
+
+def _reads(body: str, column: str) -> bool:
+    # A name followed by a single "=" is a column the query makes, such as
+    # `ProcessId = InitiatingProcessId`, and later mentions of it read that one.
+    if re.search(rf"\b{re.escape(column)}\s*=(?![=~])", body):
+        return False
+    return re.search(rf"\b{re.escape(column)}\b", body) is not None
+
+
+def _has_values(result: QueryResult, column: str) -> bool:
+    # A column the loader left empty is empty in every row, so the first rows decide.
+    return any(row.get(column) is not None for row in islice(result.rows, 1000))
 
 
 def _run_bound(source: Source, query: Query, devices: list[str], time_range: TimeRange,

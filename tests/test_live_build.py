@@ -67,6 +67,9 @@ def test_build_shows_throttling_retries(tmp_path, server):
     retried = [r for r in manifest["queries"] if r["retries"]]
     assert len(retried) == 1
     assert "retried after 0.05 s" in " ".join(retried[0]["warnings"])
+    dossier = html.unescape((folder / "dossier.html").read_text())
+    assert f"<td>{retried[0]['id']}</td>" in dossier
+    assert "retried after 0.05 s" in dossier
     # Every query succeeded after the retry. The server returns no rows, so the run still exits 1
     # for the device that no query returned data for.
     assert outcome.exit_code == 1, outcome.output

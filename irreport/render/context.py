@@ -99,10 +99,19 @@ def gap_rows(collection: Collection) -> list[dict[str, str]]:
             for device, note in collection.unseen_devices.items()]
     for result in collection.results.values():
         if result.ok and not result.truncated:
+            # A completed query can still have been retried, split or short of a table or
+            # column, and the reader should weigh its rows knowing that.
+            if result.warnings:
+                gaps.append({"query": result.query_id, "status": "completed, see note",
+                             "message": " ".join(_sentence(w) for w in result.warnings)})
             continue
         status = "truncated" if result.truncated else result.status
         gaps.append({"query": result.query_id, "status": status, "message": result.message})
     return gaps
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith(".") else text + "."
 
 
 ROUTINE_CATEGORIES = {"process", "network", "file"}

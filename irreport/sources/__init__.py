@@ -86,6 +86,9 @@ class Source(Protocol):
     def unavailable_tables(self) -> dict[str, str]:
         """Return {table: reason} for tables this source cannot serve at all."""
 
+    def missing_columns(self) -> dict[str, list[str]]:
+        """Return {table: [column, ...]} for documented columns this source has no values for."""
+
     def provenance(self) -> dict[str, Any]:
         """Return what the manifest records about the source: endpoint, ids or file hashes."""
 

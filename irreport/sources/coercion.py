@@ -196,7 +196,7 @@ def insert_rows(source, table: str, from_sql: str, columns: list[Column], origin
     """Insert the rows of *from_sql* into *table*, converted to its types; returns the count.
 
     *source* supplies the connection, the time zone of portal-local timestamps and the warning
-    list. Columns the table lacks are added (typed as Sentinel types them, else as text).
+    list, and learns which columns the rows had. Columns the table lacks are added (typed as Sentinel types them, else as text).
     *origin_sql* is SQL naming each row's file in error messages, by default *origin* itself.
     """
     con = source.con
@@ -222,7 +222,10 @@ def insert_rows(source, table: str, from_sql: str, columns: list[Column], origin
     sql = f"INSERT INTO {quote_name(table)} BY NAME SELECT {select} FROM {from_sql}"
     if where:
         sql += f" WHERE {where}"
-    return run_load_sql(con, sql, origin)[0][0]
+    count = run_load_sql(con, sql, origin)[0][0]
+    if count:
+        source.note_columns(table, selects)
+    return count
 
 
 def _merge_report_id(selects, columns, targets, origin_sql, zone) -> None:

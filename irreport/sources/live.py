@@ -77,6 +77,10 @@ class LiveSource:
     def unavailable_tables(self) -> dict[str, str]:
         return {}
 
+    def missing_columns(self) -> dict[str, list[str]]:
+        # The service answers from the tenant's own tables, whose columns it knows.
+        return {}
+
     def provenance(self) -> dict[str, Any]:
         return dict(self._provenance)
 

@@ -53,6 +53,8 @@ class LocalSource:
         self.row_counts: dict[str, int] = {}
         #: rows per table that were placed by inference from a union export
         self.inferred: dict[str, int] = {}
+        #: columns that the files supplying a table had, to tell which ones no file had
+        self.supplied_columns: dict[str, set[str]] = {}
         #: files skipped and rows not loaded, for the dossier to list
         self.warnings: list[str] = []
         self.translations = TranslationCache(cache_folder())
@@ -64,6 +66,9 @@ class LocalSource:
 
     def note_loaded(self, table: str, rows: int) -> None:
         self.row_counts[table] = self.row_counts.get(table, 0) + rows
+
+    def note_columns(self, table: str, columns) -> None:
+        self.supplied_columns.setdefault(table, set()).update(columns)
 
     def note_inferred(self, table: str, rows: int) -> None:
         self.note_loaded(table, rows)
@@ -163,6 +168,16 @@ class LocalSource:
         return {table: "not in the loaded data; export this table to see it"
                 for table in schema.tables() if table not in self.row_counts}
 
+    def missing_columns(self) -> dict[str, list[str]]:
+        """Return the documented columns of each loaded table that none of its files had.
+
+        The loader leaves them empty, so a query reading one finds nothing there even where
+        the tenant recorded a value.
+        """
+        documented = schema.tables()
+        return {table: missing for table, columns in sorted(self.supplied_columns.items())
+                if (missing := [c for c, _ in documented.get(table, []) if c not in columns])}
+
     def provenance(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -173,6 +188,7 @@ class LocalSource:
             "rows_per_table": {t: n for t, n in sorted(self.row_counts.items()) if n},
             "row_counts": dict(sorted(self.row_counts.items())),
             "inferred": dict(sorted(self.inferred.items())),
+            "missing_columns": self.missing_columns(),
             "timezone": self.timezone_name,
             "warnings": list(self.warnings),
         }
