@@ -185,3 +185,20 @@ def test_sample_timeline_sorted(sample_events):
 def test_sample_chart(sample_events, tmp_path: Path):
     path = timeline_chart(sample_events, tmp_path / "timeline.png", find_bursts(sample_events))
     assert path.stat().st_size > 20000
+
+
+def test_template_empty_without_its_values():
+    from irreport.analysis.event_mapping import compile_template
+
+    details = compile_template("logon on {TargetDevice} as {AccountName} {LogonType}")
+    assert details({"TargetDevice": "", "AccountName": None}) == ""
+    assert details({"TargetDevice": "srv-files01", "AccountName": "admin1",
+                    "LogonType": "Network"}) == "logon on srv-files01 as admin1 Network"
+
+
+def test_sample_connections_without_logon_say_nothing_of_one(sample_events):
+    connections = [e for e in sample_events if e.category == "connection to another device"]
+    with_logon = [e for e in connections if e.details.startswith("logon on ")]
+    assert with_logon
+    assert len(with_logon) < len(connections)
+    assert all(e.details == "" for e in connections if e not in with_logon)

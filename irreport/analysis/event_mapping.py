@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
+from string import Formatter
 from typing import Any
 
 from irreport.textsafe import to_text
@@ -37,14 +38,26 @@ class _RowText:
 
 
 def compile_template(template: str) -> RowText:
-    """Return a function that fills *template*'s {Column} fields from a row."""
+    """Return a function that fills *template*'s {Column} fields from a row.
+
+    The text is empty when every field of the template is empty in the row.
+    """
     single = _SINGLE_COLUMN.match(template)
     if single:
         column = single.group(1)
         return lambda row: to_text(row.get(column))
     if "{" not in template:
         return lambda row: template
-    return lambda row: template.format_map(_RowText(row)).strip()
+    columns = [name for _, name, _, _ in Formatter().parse(template) if name]
+
+    def fill(row: Row) -> str:
+        # Without any of its values, "logon on {TargetDevice} as {AccountName}" would still
+        # read as a logon, so such a text is left empty.
+        if all(row.get(column) in (None, "") for column in columns):
+            return ""
+        return template.format_map(_RowText(row)).strip()
+
+    return fill
 
 
 @dataclass(frozen=True)
