@@ -70,9 +70,10 @@ def query_records(collection: Collection, evidence_dir: Path, files: dict[str, d
         records.append({
             "id": query_id,
             "title": query.title if query else query_id,
-            # NOTE: a live query split into shorter ranges sends one text per range; only the
-            # whole-range text is hashed here.
             "text_sha256": text_sha256(result.text) if result.text else None,
+            # A query split into shorter ranges sent one text per range, not the one above.
+            "parts": [{"range": label, "text_sha256": text_sha256(text)}
+                      for label, text in result.parts],
             "parameters": json_ready(result.parameters),
             "started_at": iso_time(result.started_at) if result.started_at else None,
             "finished_at": iso_time(result.finished_at) if result.finished_at else None,

@@ -10,6 +10,7 @@ from live_helpers import SHORT_TIMEOUT_HTTP, last_day, open_live, server  # noqa
 from loopback_ms import Reply, hunting_body
 
 from irreport.collect import collect
+from irreport.pack import text_sha256
 from irreport.sources import EMPTY, FAILED, OK, TRUNCATED
 from irreport.timerange import TimeRange
 
@@ -242,6 +243,13 @@ def test_truncated_result_rerun_over_halves(tmp_path, server, pack):
     for call in calls[3:]:
         span_start = call.json["Timespan"].split("/")[0][:19]
         assert f"let StartTime = datetime({span_start}" in call.json["Query"]
+    # The record names the four texts that made the rows, not the whole-range one.
+    # Calls: whole range, first half, its two quarters, second half, its two quarters.
+    sent = {text_sha256(calls[i].json["Query"]) for i in (2, 3, 5, 6)}
+    assert [label for label, _ in result.parts] == [
+        sub.label() for half in time_range.halves() for sub in half.halves()]
+    assert {text_sha256(text) for _, text in result.parts} == sent
+    assert len(sent) == 4
 
 
 def test_truncation_split_stops_at_max_depth(tmp_path, server, pack):

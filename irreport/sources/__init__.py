@@ -44,6 +44,8 @@ class QueryResult:
     text: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: (range, text) of each shorter range a live source ran instead of the whole range
+    parts: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

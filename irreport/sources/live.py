@@ -49,6 +49,8 @@ class Page:
     status: str = OK
     message: str = ""
     truncated: bool = False
+    #: the query text sent, kept for the manifest when a range is split
+    text: str = ""
 
 
 class LiveSource:
@@ -78,7 +80,7 @@ class LiveSource:
         return {}
 
     def missing_columns(self) -> dict[str, list[str]]:
-        # The service answers from the tenant's own tables, whose columns it knows.
+        # A live service queries the tenant's tables themselves, not a copy with columns left out.
         return {}
 
     def provenance(self) -> dict[str, Any]:
@@ -133,7 +135,9 @@ class LiveSource:
                depth: int) -> list[tuple[TimeRange, Page]]:
         parts = []
         for half in time_range.halves():
-            page = self.fetch(self.prepare(rebind(half)), half, attempts)
+            text = self.prepare(rebind(half))
+            page = self.fetch(text, half, attempts)
+            page.text = text
             if self.at_limit(page) and depth < self.max_split_depth:
                 parts.extend(self._split(rebind, half, attempts, depth + 1))
             else:
@@ -170,6 +174,8 @@ def merge_pages(result: QueryResult, parts: list[tuple[TimeRange, Page]], row_li
     elif result.status != PARTIAL:
         result.status = OK if result.rows else EMPTY
     result.message = "; ".join(messages)
+    if len(parts) > 1:
+        result.parts = [(sub.label(), page.text) for sub, page in parts]
 
 
 def _truncation_message(limited: list[TimeRange], parts: list, row_limit: int,
