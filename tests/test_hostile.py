@@ -180,6 +180,17 @@ def test_evidence_keeps_exact_values(dossier, values):
     assert by_pid[4103]["FileName"] == MATH_NAME
 
 
+def test_indicators_from_alerted_command_lines(dossier, listener):
+    indicators = json.loads((dossier / "evidence" / "indicators.json").read_text(encoding="utf-8"))
+    found = {(i["kind"], i["value"]) for i in indicators if i["kind"] in ("URL", "Domain",
+                                                                         "IP address")}
+    base = f"http://127.0.0.1:{listener.port}"
+
+    # Only the two processes the alert names are read, and a loopback host is no IP indicator.
+    assert found == {("URL", f"{base}/attr"), ("URL", f"{base}/css"),
+                     ("URL", f"{base}/import.css")}
+
+
 def test_csv_neutralises_formulas(dossier, values):
     # The 2 MB command line is one cell, past the csv module's default field limit.
     default_limit = csv.field_size_limit(4 * LONG_COMMAND_CHARS)

@@ -470,23 +470,77 @@ def scheduled_task_persistence(collection: Collection) -> list[Finding]:
 
 
 DECODED_SCRIPT_CHARS = 400
-_ENCODED = re.compile(r"(?i)\s-e(?:nc(?:odedcommand)?|c)?\s+([A-Za-z0-9+/=]{16,})")
+# CreateProcess takes at most 32,767 characters of command line, so text past that limit was
+# never part of a real one. The encoded-PowerShell rule and indicator extraction read no further.
+MAX_COMMAND_LINE_CHARS = 32767
+# PowerShell 7 (CommandLineParameterParser.cs) starts a switch with "-", "/" or one of the
+# Unicode dashes, and takes a second dash after the first as in "--enc".
+_SWITCH_STARTS = "-/\u2013\u2014\u2015"
+_DASHES = "-\u2013\u2014\u2015"
+# One argument as Windows splits a command line: quoted runs may contain spaces. Backslash
+# escapes of quotes are not modelled, which only matters inside quoted arguments.
+_ARGUMENT = re.compile(r'(?:"[^"]*"?|[^\s"])+')
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+_BASE64_WHITE_SPACE = str.maketrans("", "", " \t\r\n")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+
+
+def _switch_name(argument: str) -> str | None:
+    """Return a PowerShell switch's name in lower case without its dashes, or None."""
+    if not argument or argument[0] not in _SWITCH_STARTS:
+        return None
+    name = argument[1:]
+    if name[:1] and name[0] in _DASHES:
+        name = name[1:]
+    return name.lower()
+
+
+def encoded_command_argument(command_line: str) -> str | None:
+    """Return the argument of PowerShell's -EncodedCommand switch, or None when there is none.
+
+    PowerShell takes any prefix of EncodedCommand ("-e", "-en", "-enc", ...) and the alias
+    "-ec", in any case. -ExecutionPolicy needs at least "-ex", so "-e" is never that switch.
+    """
+    arguments = [match.group().replace('"', "")
+                 for match in _ARGUMENT.finditer(command_line[:MAX_COMMAND_LINE_CHARS])]
+    for index, argument in enumerate(arguments):
+        name = _switch_name(argument)
+        if not name:
+            # NOTE: a word that is not a switch may be a switch's value or the script path
+            # that ends PowerShell's own switches. Telling them apart needs every switch's
+            # arity, so the scan goes on, and an -e given to a script is read as encoded.
+            continue
+        if "command".startswith(name) or "file".startswith(name):
+            # What follows -Command or -File is the script and its arguments.
+            return None
+        if "encodedcommand".startswith(name) or name == "ec":
+            return arguments[index + 1] if index + 1 < len(arguments) else None
+    return None
 
 
 def decode_powershell(command_line: str) -> str | None:
     """Return the script of a PowerShell -EncodedCommand argument, or None when there is none.
 
     PowerShell takes base64 of UTF-16LE text. The offline engine's base64 decoding mangles
-    UTF-16, so the decoding happens here and never in KQL.
+    UTF-16, so the decoding happens here and never in KQL. An argument that is not base64
+    returns None, and so does one whose text holds no ASCII letter (base64 of UTF-8 text reads
+    as CJK characters), because such text cannot name a PowerShell keyword or cmdlet.
     """
-    match = _ENCODED.search(command_line or "")
-    if not match:
+    argument = encoded_command_argument(command_line or "")
+    if argument is None:
+        return None
+    # A quoted argument may contain space, tab, CR or LF, which .NET's Convert.FromBase64String
+    # skips.
+    payload = argument.translate(_BASE64_WHITE_SPACE)
+    if not _BASE64.fullmatch(payload):
         return None
     try:
-        raw = base64.b64decode(match.group(1) + "=" * (-len(match.group(1)) % 4), validate=True)
-        return raw.decode("utf-16-le")
-    except (ValueError, UnicodeDecodeError):
+        raw = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+    except ValueError:
         return None
+    # An odd last byte or a lone surrogate becomes U+FFFD, so one bad byte cannot hide the rest.
+    script = raw.decode("utf-16-le", errors="replace")
+    return script if _ASCII_LETTER.search(script) else None
 
 
 @rule

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
-from irreport.analysis.findings import USER_WRITABLE, is_internet_address
+from irreport.analysis.findings import (MAX_COMMAND_LINE_CHARS, USER_WRITABLE, decode_powershell,
+                                        is_internet_address)
 from irreport.analysis.model import Finding, Indicator
 from irreport.collect import Collection
+from irreport.textsafe import shorten
 
 # Folders of the operating system and installed programs, whose files are never indicators.
 SYSTEM_FOLDERS = re.compile(r"(?i)^[a-z]:\\(windows|program files( \(x86\))?)\\")
@@ -21,12 +25,28 @@ INDICATOR_COLUMNS = {
     "RemoteUrl": "URL",
 }
 
+# Command lines are the attacker's text, so each one (and its decoded -EncodedCommand script)
+# yields at most this many indicators. A URL longer than the limit is skipped, not cut to a
+# value that was never used.
+MAX_INDICATORS_PER_COMMAND_LINE = 20
+MAX_URL_CHARS = 2048
+CONTEXT_COMMAND_CHARS = 160
+# A URL ends at white space, a quote, or the ";" and "|" that separate shell and PowerShell
+# statements.
+_URL = re.compile(r"(?i)\b(?:https?|ftp)://[^\s\"'`<>;|]+")
+_URL_TRAILING = ".,;:!?)}'"
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
+_DOMAIN_LABEL = re.compile(r"[\w-]{1,63}")
+POWERSHELL = {"powershell.exe", "pwsh.exe"}
+
 
 class _Table:
     """Indicators keyed by kind and value, keeping the earliest sighting."""
 
     def __init__(self):
         self.items: dict[tuple[str, str], Indicator] = {}
+        # Findings and alerts name the same process many times, so each text is scanned once.
+        self.scanned: dict[str, list[tuple[str, str]]] = {}
 
     def add(self, kind: str, value: Any, context: str, when, rule: str) -> None:
         text = str(value or "").strip()
@@ -43,8 +63,8 @@ class _Table:
             item.first_seen = when
 
     def sorted(self) -> list[Indicator]:
-        order = ["IP address", "URL", "SHA1", "SHA256", "File", "Account", "Registry value",
-                 "Scheduled task"]
+        order = ["IP address", "URL", "Domain", "SHA1", "SHA256", "File", "Account",
+                 "Registry value", "Scheduled task"]
         return sorted(self.items.values(),
                       key=lambda i: (order.index(i.kind) if i.kind in order else 99, i.value))
 
@@ -109,12 +129,14 @@ def _from_row(table: _Table, row: dict[str, Any], finding: Finding) -> None:
         table.add("File", row.get("FileName"), row.get("FolderPath") or "", when, finding.rule)
     if row.get("RemoteUrl") and finding.rule == "defender-detections":
         table.add("URL", row["RemoteUrl"], row.get("Category") or "", when, finding.rule)
+    _from_command_line(table, row, when, finding.rule)
 
 
 def _from_alert_row(table: _Table, row: dict[str, Any]) -> None:
     title = row.get("Title") or "alert evidence"
     when = row.get("AlertTime")
     entity = row.get("EntityType")
+    _from_command_line(table, row, when, "alert", title)
     if entity == "Ip" and is_internet_address(row.get("RemoteIP")):
         table.add("IP address", row["RemoteIP"], title, when, "alert")
     elif entity == "Url" and row.get("RemoteUrl"):
@@ -128,3 +150,106 @@ def _from_alert_row(table: _Table, row: dict[str, Any]) -> None:
         # attacker's artefact.
         table.add("Registry value", f"{row.get('RegistryKey')}\\{row['RegistryValueName']}",
                   f"{row.get('RegistryValueData')}: {title}", when, "alert")
+
+
+def _from_command_line(table: _Table, row: dict[str, Any], when, rule: str,
+                       alert_title: str = "") -> None:
+    """Add the URLs, domains and internet addresses in the command line of the row's process.
+
+    Only processes that a finding or an alert names are read. Every device's own command lines
+    also hold update, telemetry and browser addresses, and an IP address here becomes advice to
+    block it.
+    """
+    for column, name_column in (("ProcessCommandLine", "FileName"),
+                                ("InitiatingProcessCommandLine", "InitiatingProcessFileName")):
+        command = str(row.get(column) or "")
+        if command.strip():
+            name = str(row.get(name_column) or "a process")
+            break
+    else:
+        return
+    source = f"{name} command line ({alert_title})" if alert_title else f"{name} command line"
+    context = f"{source}: {shorten(command, CONTEXT_COMMAND_CHARS)[0]}"
+    for kind, value in _scan(table, command):
+        table.add(kind, value, context, when, rule)
+    if name.lower() not in POWERSHELL:
+        return
+    script = decode_powershell(command)
+    if script:
+        context = f"{source}, decoded: {shorten(script, CONTEXT_COMMAND_CHARS)[0]}"
+        for kind, value in _scan(table, script):
+            table.add(kind, value, context, when, rule)
+
+
+def _scan(table: _Table, text: str) -> list[tuple[str, str]]:
+    found = table.scanned.get(text)
+    if found is None:
+        found = table.scanned[text] = network_indicators(text)
+    return found
+
+
+def network_indicators(text: str) -> list[tuple[str, str]]:
+    """Return the (kind, value) of the URLs, their hosts and the IPv4 addresses in *text*.
+
+    Reads the first MAX_COMMAND_LINE_CHARS characters and returns at most
+    MAX_INDICATORS_PER_COMMAND_LINE pairs: the URLs, each followed by its host, then the other
+    IPv4 addresses. Nothing is fetched or resolved.
+    """
+    found: list[tuple[str, str]] = []
+    for pair in _candidates(text):
+        if pair not in found:
+            found.append(pair)
+            if len(found) == MAX_INDICATORS_PER_COMMAND_LINE:
+                break
+    return found
+
+
+def _candidates(text: str):
+    scanned = text[:MAX_COMMAND_LINE_CHARS]
+    # A match that reaches the end of a cut text may go on past the cut, so it is dropped.
+    cut_at = len(scanned) if len(text) > len(scanned) else None
+    for match in _URL.finditer(scanned):
+        url = _trim_url(match.group())
+        host = _host(url)
+        if match.end() == cut_at or not host or len(url) > MAX_URL_CHARS:
+            continue
+        yield "URL", url
+        if _is_ip(host):
+            if is_internet_address(host):
+                yield "IP address", host
+        elif _is_domain(host):
+            yield "Domain", host
+    for match in _IPV4.finditer(scanned):
+        address = match.group()
+        if match.end() != cut_at and _is_ip(address) and is_internet_address(address):
+            yield "IP address", address
+
+
+def _trim_url(url: str) -> str:
+    """Strip the punctuation that ends a sentence or closes a bracket around the URL."""
+    # A "]" may close an IPv6 host, so it stays on URLs that contain a "[".
+    return url.rstrip(_URL_TRAILING if "[" in url else _URL_TRAILING + "]")
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        # urlsplit raises for an unbalanced "[", which it reads as a broken IPv6 address.
+        return ""
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_domain(host: str) -> bool:
+    """Tell whether *host* is a dotted DNS name, because single-label names are local."""
+    labels = host.rstrip(".").split(".")
+    return (len(host) <= 253 and len(labels) > 1
+            and all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
+            and any(character.isalpha() for character in labels[-1]))
