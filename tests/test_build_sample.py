@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +26,11 @@ FINDING_TITLES = [
 ]
 PHASES = ["Preparation", "Detection and Analysis", "Containment, Eradication and Recovery",
           "Post-Incident Activity"]
+DETECTION_CATEGORIES = ["AMSI", "Attack surface reduction", "Antivirus", "SmartScreen",
+                        "Exploit Guard"]
+# A count of one before a plural noun that irreport prints, such as "1 rows".
+ONE_BEFORE_PLURAL = re.compile(r"\b1 (?:more )?(?:findings|events|rows|devices|queries|alerts|"
+                               r"indicators|controls|retries|bursts|faults|warnings|days)\b")
 
 
 def dossier_queries():
@@ -55,6 +62,20 @@ def pdf_text(dossier) -> str:
 def flat_text(pdf_text) -> str:
     """The PDF text with line breaks removed, since table cells wrap long values."""
     return pdf_text.replace("\n", "")
+
+
+@pytest.fixture(scope="module")
+def prose_text(pdf_text) -> str:
+    """The PDF text with every run of white space made one space, as wrapped sentences read."""
+    return " ".join(pdf_text.split())
+
+
+@pytest.fixture(scope="module")
+def html_text(dossier) -> str:
+    """The text of the HTML dossier without its style sheet and tags."""
+    page = (dossier / "dossier.html").read_text(encoding="utf-8")
+    page = re.sub(r"<style>.*?</style>", "", page, flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
 def test_folder_layout(dossier):
@@ -123,3 +144,21 @@ def test_existing_dossier_not_overwritten(dossier):
                    "--name", "sample", "--format", "html")
     assert done.returncode == 2
     assert "already exists; pass --force" in done.stderr
+
+
+def test_counts_agree_with_nouns(html_text, prose_text):
+    assert ONE_BEFORE_PLURAL.findall(html_text) == []
+    assert ONE_BEFORE_PLURAL.findall(prose_text) == []
+
+
+def test_summary_names_detections_once(prose_text):
+    summary = prose_text[prose_text.index("Executive summary"):prose_text.index("Preparation")]
+
+    assert ("Defender detections (AMSI, attack surface reduction, antivirus, SmartScreen, "
+            "Exploit Guard)") in summary
+    assert "defender detections:" not in summary.lower()
+
+
+def test_detection_findings_stay_separate(pdf_text):
+    for category in DETECTION_CATEGORIES:
+        assert f"Defender detections: {category}" in pdf_text, category

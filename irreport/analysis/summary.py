@@ -6,9 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from irreport.analysis.model import Finding
+from irreport.plural import counted, pluralize
 from irreport.textsafe import iso_time
 
 ENTRY_RULES = ("logon-after-inbound", "rdp-brute-force", "lateral-movement")
+# The rule that makes one finding per category of Defender detection (antivirus, ASR, ...).
+DETECTION_RULE = "defender-detections"
 
 
 @dataclass
@@ -50,14 +53,14 @@ def summarise(findings: list[Finding], devices: list[str],
                        if f.rule in ("logon-after-inbound", "new-local-admin", "lateral-movement")})
     entry = _entry_point(malicious)
     sentences = [
-        f"Between {iso_time(first)} and {iso_time(last)}, {len(malicious)} findings of medium "
-        f"or high severity were made on {', '.join(affected_devices)}.",
+        f"Between {iso_time(first)} and {iso_time(last)}, {counted(len(malicious), 'finding')} "
+        f"of medium or high severity {pluralize(len(malicious), 'was', 'were')} made on "
+        f"{', '.join(affected_devices)}.",
         f"Most likely entry point: {entry}",
     ]
-    steps = [_lower_first(f.title) for f in ordered
-             if f.rule not in ENTRY_RULES[:2] and f.statement not in entry]
+    steps = _steps(ordered, entry)
     if steps:
-        sentences.append("After that came, in order: " + _join(_unique(steps)) + ".")
+        sentences.append("After that came, in order: " + _join(steps) + ".")
     if accounts:
         sentences.append(f"Accounts involved: {', '.join(accounts)}.")
     return Summary(sentences, first, last, entry, accounts, affected_devices)
@@ -70,6 +73,42 @@ def _entry_point(findings: list[Finding]) -> str:
             return match.statement
     earliest = min(findings, key=lambda f: f.first_seen)
     return f"not established; the earliest finding is: {earliest.statement}"
+
+
+def _steps(ordered: list[Finding], entry: str) -> list[str]:
+    """Name the findings after the entry point once each, in the order of *ordered*.
+
+    Defender's detection findings, one per category, are named together at the place of the
+    earliest of them, such as "Defender detections (AMSI, antivirus)", because a separate
+    "Defender detections: ..." step per category repeats the same words up to five times.
+    """
+    steps: list[str] = []
+    categories: list[str] = []
+    detections_at = None
+    for finding in ordered:
+        if finding.rule in ENTRY_RULES[:2] or finding.statement in entry:
+            continue
+        if finding.rule == DETECTION_RULE:
+            if detections_at is None:
+                detections_at = len(steps)
+            categories.append(_category_name(finding))
+        elif _lower_first(finding.title) not in steps:
+            steps.append(_lower_first(finding.title))
+    if categories:
+        steps.insert(detections_at, f"Defender detections ({', '.join(_unique(categories))})")
+    return steps
+
+
+def _category_name(finding: Finding) -> str:
+    """Return a detection finding's category as written mid-sentence.
+
+    A category with capitals after its first letter is a product name or an acronym
+    (SmartScreen, Exploit Guard, AMSI) and keeps them. Any other is lower-cased.
+    """
+    category = finding.facts.get("category") or finding.title.split(": ", 1)[-1]
+    if category[1:] == category[1:].lower():
+        return category[:1].lower() + category[1:]
+    return category
 
 
 def _lower_first(title: str) -> str:

@@ -11,6 +11,7 @@ from irreport.cli.common import (EndOption, LastOption, ParamOption, SourceOptio
                                  TimezoneOption, loaded_config, open_source_announced,
                                  parse_params, show_prompt)
 from irreport.errors import ConfigurationError
+from irreport.plural import counted
 from irreport.timerange import resolve
 
 
@@ -65,7 +66,7 @@ def build(
         default = scope.time_range if scope and scope.time_range else source.default_range()
         time_range = resolve(start, end, last, now=source.now(), default=default)
         count = len(incident_query_ids(pack))
-        typer.echo(f"Collecting {count} queries for {', '.join(devices)}, "
+        typer.echo(f"Collecting {counted(count, 'query')} for {', '.join(devices)}, "
                    f"{time_range.label()}", err=True)
         with _progress(count) as progress:
             outcome = build_dossier(request, source, pack, time_range, progress)
@@ -81,8 +82,8 @@ def _incident_scope(config, incident_id: str):
 
     scope = scope_for_incident(config, incident_id, prompt=show_prompt)
     typer.echo(f"Incident {scope.incident_id}: {scope.title} ({scope.severity}, {scope.status}),"
-               f" {len(scope.alerts)} alerts, devices {', '.join(scope.device_names) or 'none'}",
-               err=True)
+               f" {counted(len(scope.alerts), 'alert')}, "
+               f"devices {', '.join(scope.device_names) or 'none'}", err=True)
     return scope
 
 
@@ -98,10 +99,11 @@ def _incident_cover(scope) -> dict:
 def _report(outcome) -> None:
     failed = [r for r in outcome.collection.results.values() if not r.ok or r.truncated]
     typer.echo(f"Dossier written to {outcome.folder}", err=True)
-    typer.echo(f"  {len(outcome.analysis.findings)} findings, "
-               f"{len(outcome.analysis.indicators)} indicators, "
-               f"{len(outcome.collection.results) - len(failed)} of "
-               f"{len(outcome.collection.results)} queries complete", err=True)
+    results = outcome.collection.results
+    typer.echo(f"  {counted(len(outcome.analysis.findings), 'finding')}, "
+               f"{counted(len(outcome.analysis.indicators), 'indicator')}, "
+               f"{len(results) - len(failed)} of {counted(len(results), 'query')} complete",
+               err=True)
     typer.echo(f"  manifest core SHA-256 {outcome.manifest['core_sha256']}", err=True)
     for note in outcome.collection.unseen_devices.values():
         typer.echo(f"  warning: {note}", err=True)

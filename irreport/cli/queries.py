@@ -13,6 +13,7 @@ from irreport.cli.common import (DeviceOption, EndOption, LastOption, ParamOptio
                                  SourceOption, TimezoneOption, open_source_announced, parse_params,
                                  time_range_for)
 from irreport.errors import ConfigurationError
+from irreport.plural import counted
 
 queries_app = typer.Typer(help="List, show, run and check the KQL query pack.",
                           no_args_is_help=True)
@@ -131,7 +132,7 @@ def run_query(
         write_json(result, sys.stdout)
     else:
         typer.echo(format_table(result), nl=False)
-        typer.echo(f"{len(result.rows)} rows, {time_range.label()}", err=True)
+        typer.echo(f"{counted(len(result.rows), 'row')}, {time_range.label()}", err=True)
     if not result.ok:
         typer.echo(f"error: query {query.id} {result.status}: {result.message}", err=True)
         raise typer.Exit(1)
@@ -148,6 +149,6 @@ def check_queries(pack_dir: Path = PackOption):
         typer.echo(f"{fault.query_id}: {fault.message}" if not fault.line else str(fault),
                    err=True)
     errors = [f for f in faults if f.error]
-    typer.echo(f"{len(pack)} queries checked, {len(errors)} faults")
+    typer.echo(f"{counted(len(pack), 'query')} checked, {counted(len(errors), 'fault')}")
     if errors:
         raise typer.Exit(1)

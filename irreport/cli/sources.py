@@ -10,6 +10,7 @@ import typer
 
 from irreport.cli import app
 from irreport.cli.common import TimezoneOption
+from irreport.plural import counted
 from irreport.timerange import iso, parse_instant
 
 sources_app = typer.Typer(help="Inspect exported telemetry used with --source.",
@@ -52,7 +53,8 @@ def _print_summary(summary: dict) -> None:
         for table, entry in tables.items():
             typer.echo(f"{table.ljust(width)}  {entry['rows']:>8}  {len(entry['devices']):>7}  "
                        f"{entry['first'] or '-':20}  {entry['last'] or '-'}")
-        typer.echo(f"{summary['rows']} rows from {summary['first']} to {summary['last']}")
+        typer.echo(f"{counted(summary['rows'], 'row')} from {summary['first']} to "
+                   f"{summary['last']}")
     if summary["inferred"]:
         placed = ", ".join(f"{t} {n}" for t, n in summary["inferred"].items())
         typer.echo(f"tables inferred from a union export: {placed}")
@@ -61,7 +63,7 @@ def _print_summary(summary: dict) -> None:
         typer.echo("to report on them: " + _build_command(summary))
     if summary["warnings"]:
         # Each warning was logged to standard error while loading; --json lists them too.
-        typer.echo(f"{len(summary['warnings'])} loading warnings, shown above")
+        typer.echo(f"{counted(len(summary['warnings']), 'loading warning')}, shown above")
 
 
 def _build_command(summary: dict) -> str:

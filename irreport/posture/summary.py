@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from irreport.posture.figures import PostureWeek
+from irreport.plural import counted
 from irreport.posture.weeks import report_folders
 from irreport.textsafe import iso_time
 
@@ -133,8 +134,8 @@ def method_changes(current: dict[str, Any], previous: dict[str, Any] | None) -> 
                      f"{', '.join(current['device_groups']) or 'all groups'} now).")
     span = _days(previous.get("time_range"))
     if span is not None and span != _days(current["time_range"]):
-        notes.append(f"The range length changed ({span:g} days then, "
-                     f"{_days(current['time_range']):g} days now).")
+        notes.append(f"The range length changed ({counted(span, 'day')} then, "
+                     f"{counted(_days(current['time_range']), 'day')} now).")
     return notes
 
 

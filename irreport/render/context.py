@@ -16,6 +16,7 @@ from irreport.analysis.model import Finding
 from irreport.analysis.pipeline import Analysis
 from irreport.analysis.settings import DISRUPTION_ADVICE
 from irreport.collect import Collection
+from irreport.plural import counted
 from irreport.render.views import DISPLAY, TableView, cell, result_view, table_view
 from irreport.sources import EMPTY
 from irreport.textsafe import iso_time, shorten
@@ -184,8 +185,8 @@ def bursts_view(bursts, total: int | None = None) -> TableView:
             for b in bursts]
     note = ""
     if total is not None and total > len(rows):
-        note = (f"{len(rows)} of {total} bursts: those near a finding or alert with the most "
-                "events. evidence/timeline.csv lists every event.")
+        note = (f"{len(rows)} of {counted(total, 'burst')}: those near a finding or alert with "
+                "the most events. evidence/timeline.csv lists every event.")
     return TableView(["Start", "End", "Device", "Events", "Events per second", "Processes"],
                      rows, len(rows), "timeline", note=note)
 

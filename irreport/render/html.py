@@ -9,6 +9,7 @@ from typing import Any
 import jinja2
 import markupsafe
 
+from irreport.plural import counted, pluralize
 from irreport.render.views import CELL_LIMIT
 from irreport.textsafe import shorten, visible
 
@@ -48,6 +49,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["visible"] = visible_text
+    env.filters["counted"] = counted
+    env.filters["pluralize"] = pluralize
     return env
 
 
