@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from pdf_words import split_occurrences
 from irreport.pack import QueryPack
 
 FINDING_TITLES = [
@@ -31,6 +32,9 @@ DETECTION_CATEGORIES = ["AMSI", "Attack surface reduction", "Antivirus", "SmartS
 # A count of one before a plural noun that irreport prints, such as "1 rows".
 ONE_BEFORE_PLURAL = re.compile(r"\b1 (?:more )?(?:findings|events|rows|devices|queries|alerts|"
                                r"indicators|controls|retries|bursts|faults|warnings|days)\b")
+# A time of day as the tables print it, with a line break allowed between any two characters.
+TIME_OF_DAY = re.compile(r"\n?".join([r"\d", r"\d", ":", r"\d", r"\d", ":", r"\d", r"\d"])
+                         + r"(?:\n?\.(?:\n?\d){1,3})?\n?Z")
 
 
 def dossier_queries():
@@ -162,3 +166,16 @@ def test_summary_names_detections_once(prose_text):
 def test_detection_findings_stay_separate(pdf_text):
     for category in DETECTION_CATEGORIES:
         assert f"Defender detections: {category}" in pdf_text, category
+
+
+def test_pdf_tables_keep_times_whole(pdf_text):
+    times = TIME_OF_DAY.findall(pdf_text)
+
+    assert len(times) > 100
+    assert [t for t in times if "\n" in t] == []
+
+
+def test_pdf_tables_keep_names_whole(pdf_text):
+    for word in ["testmachine3", "powershell.exe", "certutil.exe", "odupdate.exe", "support_svc"]:
+        assert word in pdf_text, word
+        assert split_occurrences(pdf_text, word) == [], word

@@ -85,6 +85,22 @@ def test_html_value_never_becomes_markup(value):
     assert "".join(parser.text) == visible_text(value) + visible(value, keep_breaks=True)
 
 
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(HOSTILE_TEXT, st.integers(min_value=1, max_value=18))
+def test_wrapped_cell_never_becomes_markup(value, word_limit):
+    html = environment().from_string("<td>{{ value | with_wrap_points(word_limit) }}</td>").render(
+        value=value, word_limit=word_limit)
+    parser = _Elements()
+    parser.feed(html)
+    parser.close()
+
+    assert parser.tags[0] == ("td", [])
+    assert {tag for tag, _ in parser.tags[1:]} <= {"wbr"}
+    assert all(attributes == [] for _, attributes in parser.tags)
+    assert parser.other == []
+    assert "".join(parser.text) == visible(value, keep_breaks=True)
+
+
 @given(HOSTILE_TEXT)
 def test_visible_output_has_no_hidden_characters(value):
     shown = visible(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,11 @@ import markupsafe
 
 from irreport.plural import counted, pluralize
 from irreport.render.views import CELL_LIMIT
+from irreport.render.wrapping import word_pieces
 from irreport.textsafe import shorten, visible
+
+_WHITE_SPACE = re.compile(r"(\s+)")
+_WRAP_OPPORTUNITY = markupsafe.Markup("<wbr>")
 
 
 def templates_dir() -> Path:
@@ -25,6 +30,22 @@ def templates_dir() -> Path:
 def visible_text(value: Any, limit: int = CELL_LIMIT) -> str:
     """Template filter: show hidden characters and cut long values; autoescape does the rest."""
     return shorten(visible(value), limit)[0]
+
+
+def with_wrap_points(value: Any, word_limit: int) -> markupsafe.Markup:
+    """Template filter: escape a table cell's text and mark where a narrow column may wrap it.
+
+    A <wbr> goes between the pieces that `word_pieces` returns for *word_limit*. The result
+    is markup, which `show_hidden` leaves alone, so hidden characters are made visible here.
+    """
+    parts = []
+    for part in _WHITE_SPACE.split(visible(value, keep_breaks=True)):
+        if not part or part.isspace():
+            parts.append(markupsafe.escape(part))
+        else:
+            parts.append(_WRAP_OPPORTUNITY.join(markupsafe.escape(piece)
+                                                for piece in word_pieces(part, word_limit)))
+    return markupsafe.Markup("").join(parts)
 
 
 def show_hidden(value: Any) -> Any:
@@ -49,6 +70,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["visible"] = visible_text
+    env.filters["with_wrap_points"] = with_wrap_points
     env.filters["counted"] = counted
     env.filters["pluralize"] = pluralize
     return env

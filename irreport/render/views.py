@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from irreport.render.wrapping import word_limit
 from irreport.sources import QueryResult
 from irreport.textsafe import has_hidden_characters, iso_time, shorten, visible
 
@@ -87,6 +88,11 @@ class TableView:
     @property
     def more(self) -> int:
         return self.total - len(self.rows)
+
+    @property
+    def word_limit(self) -> int:
+        """Return the longest piece of text that a cell of this table keeps on one line."""
+        return word_limit(self.columns, [[c.text for c in row] for row in self.rows])
 
 
 def cell(value: Any, limit: int = CELL_LIMIT) -> Cell:

@@ -1,0 +1,107 @@
+"""Wrap points in the cells of the dossier's query tables, at the sensible places of a word.
+
+The dossier's query tables size their columns by content (table.data in dossier.css), and a
+column is then as wide as the widest piece of text it must keep on one line. The template puts
+a <wbr> between the pieces that `word_pieces` returns, and `word_limit` keeps the pieces of one
+table short enough that its columns fit between the page margins.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Places inside a run of non-space characters where a cell may wrap. They are after a path
+# separator (C:\Windows\, DOMAIN\user, URLs), between a lower-case and an upper-case letter
+# (UserAccountAddedToLocalGroup), before the T of an ISO 8601 time (2026-12-02T14:42:05Z) and
+# after a hyphen before a letter. Unicode line breaking allows that last break anyway, but
+# none after the hyphens of 2026-12-02.
+WRAP_POINT = re.compile(r"(?<=[\\/])(?=\S)|(?<=[a-z])(?=[A-Z])|(?<=\d)(?=T\d\d:)"
+                        r"|(?<=-)(?=[^\W\d_])")
+# Further wrap points for a piece too long to keep whole: after punctuation that separates the
+# parts of a file, host or list name (systeminfo.exe, update-check.example.net, a,b).
+LONG_PIECE_WRAP_POINT = re.compile(r"(?<=[.,:;=_])(?=[^.,:;=_])")
+# The maximum length of a piece between wrap points that a table keeps on one line. A longer
+# piece wraps at LONG_PIECE_WRAP_POINT, and a part still too long (a hash, an encoded command)
+# every LONG_PIECE_CHUNK characters.
+MAX_WORD_CHARS = 18
+LONG_PIECE_CHUNK = 10
+# The width between the A4 margins and a cell's padding and borders, in points (dossier.css),
+# and the font size of a table, from which each column's narrowest width is estimated.
+TABLE_WIDTH_PT = 182 / 25.4 * 72
+CELL_PADDING_PT = 6.2
+TABLE_FONT_PT = 7
+# Advance widths in em of DejaVu Sans, rounded up from the means of its lower-case letters
+# (0.563), digits (0.636), the punctuation in NARROW_CHARACTERS (0.351) and capitals (0.673),
+# which also stand for every other character. Bold, in the headers, is about 13% wider.
+# NOTE: wide capitals (M, W) and wide symbols exceed these, so a table of many columns that
+# are all as narrow as the estimate allows can still overflow by a few percent.
+LOWER_CASE_EM = 0.57
+DIGIT_EM = 0.64
+NARROW_EM = 0.40
+OTHER_EM = 0.70
+BOLD_FACTOR = 1.13
+NARROW_CHARACTERS = frozenset(".,:;'!|()[]\\/-")
+
+
+def word_pieces(word: str, limit: int) -> list[str]:
+    """Split *word*, text without white space, into the pieces that a line keeps whole.
+
+    The word is split at WRAP_POINT. A piece longer than *limit* is split again at
+    LONG_PIECE_WRAP_POINT, and a part still longer into chunks of LONG_PIECE_CHUNK characters,
+    or of *limit* when that is smaller.
+    """
+    chunk = min(LONG_PIECE_CHUNK, limit)
+    pieces = []
+    for piece in WRAP_POINT.split(word):
+        if len(piece) <= limit:
+            pieces.append(piece)
+            continue
+        for part in LONG_PIECE_WRAP_POINT.split(piece):
+            if len(part) <= limit:
+                pieces.append(part)
+            else:
+                pieces.extend(part[i:i + chunk] for i in range(0, len(part), chunk))
+    return [piece for piece in pieces if piece]
+
+
+def word_limit(columns: list[str], rows: list[list[str]]) -> int:
+    """Return the longest piece of text that a cell keeps on one line in a table of *rows*.
+
+    A column is at least as wide as its widest piece under this limit, or a chunk of a
+    longer piece. The limit is MAX_WORD_CHARS, lowered until those widths of every column
+    fit side by side between the page margins. A table with many columns of long names then
+    wraps some of them in chunks, because a table wider than its narrowest layout runs off
+    the page.
+    """
+    pieces = [(_unbroken(column), _unbroken(*(row[i] for row in rows)))
+              for i, column in enumerate(columns)]
+    available_em = (TABLE_WIDTH_PT - CELL_PADDING_PT * len(columns)) / TABLE_FONT_PT
+    limit = MAX_WORD_CHARS
+    while limit > 1 and _narrowest_em(pieces, limit) > available_em:
+        limit -= 1
+    return limit
+
+
+def _narrowest_em(columns: list[tuple[set[str], set[str]]], limit: int) -> float:
+    """Return the estimated width in em of a table with each column at its narrowest."""
+    return sum(max(_widest_em(header, limit) * BOLD_FACTOR, _widest_em(cells, limit))
+               for header, cells in columns)
+
+
+def _unbroken(*texts: str) -> set[str]:
+    """Return the pieces of *texts* between white space and wrap points."""
+    return {piece for text in texts for word in text.split()
+            for piece in WRAP_POINT.split(word) if piece}
+
+
+def _widest_em(pieces: set[str], limit: int) -> float:
+    """Return the estimated width in em of the widest of *pieces* once split for *limit*."""
+    return max((_estimated_width_em(p) for piece in pieces for p in word_pieces(piece, limit)),
+               default=0.0)
+
+
+def _estimated_width_em(text: str) -> float:
+    return sum(LOWER_CASE_EM if c.islower() else DIGIT_EM if c.isdigit()
+               else NARROW_EM if c in NARROW_CHARACTERS else OTHER_EM
+               for c in text)
+
