@@ -135,6 +135,7 @@ def test_tampering_outcome():
              "Outcome": "Blocked", "Detail": "RegistryModification DisableRealtimeMonitoring"}]
     [finding] = rules.tampering(make_collection(malicious_activity=rows))
     assert "outcome: Blocked" in finding.statement
+    assert finding.statement.startswith("1 attempt to tamper with Microsoft Defender on ")
 
 
 def test_lateral_movement_skips_smb():

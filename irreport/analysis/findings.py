@@ -19,6 +19,7 @@ from typing import Any
 
 from irreport.analysis.model import Evidence, Finding
 from irreport.collect import Collection
+from irreport.plural import counted
 from irreport.textsafe import shorten
 
 Rule = Callable[[Collection], list[Finding]]
@@ -130,8 +131,9 @@ def rdp_brute_force(collection: Collection) -> list[Finding]:
         winners = sorted(ip for ip in addresses if (device, ip) in succeeded)
         times = _times(rows, "FirstSeen", "LastSeen")
         statement = (
-            f"{device} recorded {attempts} failed logons from {len(addresses)} internet "
-            f"addresses against {len(accounts)} account names between "
+            f"{device} recorded {counted(attempts, 'failed logon')} from "
+            f"{counted(len(addresses), 'internet address')} against "
+            f"{counted(len(accounts), 'account name')} between "
             f"{_when(times[0])} and {_when(times[-1])}."
         )
         if winners:
@@ -203,7 +205,7 @@ def discovery_burst(collection: Collection) -> list[Finding]:
         names = _names(r["FileName"].lower() for r in tools)
         statement = (
             f"On {device}, {rows[0].get('InitiatingProcessCommandLine') or parent} started "
-            f"{len(tools)} discovery commands ({', '.join(names)}) within "
+            f"{counted(len(tools), 'discovery command')} ({', '.join(names)}) within "
             f"{span.total_seconds():.1f} s, a pace no person types at: a script collected "
             "account, network and system information."
         )
@@ -232,7 +234,7 @@ def credential_hunting(collection: Collection) -> list[Finding]:
         return []
     devices = _names(r.get("DeviceName") for r in rows)
     statement = (
-        f"{len(rows)} commands on {', '.join(devices)} searched files for passwords, for "
+        f"{counted(len(rows), 'command')} on {', '.join(devices)} searched files for passwords, for "
         f"example: {rows[0].get('ProcessCommandLine')}"
     )
     return [_finding_over_rows(
@@ -285,7 +287,7 @@ def tampering(collection: Collection) -> list[Finding]:
         return []
     outcomes = _names(r.get("Outcome") for r in rows)
     statement = (
-        f"{len(rows)} attempts to tamper with Microsoft Defender on "
+        f"{counted(len(rows), 'attempt')} to tamper with Microsoft Defender on "
         f"{', '.join(_names(r.get('DeviceName') for r in rows))} ({'; '.join(_names(r.get('Detail') for r in rows))}); "
         f"outcome: {', '.join(outcomes) or 'unknown'}. Tamper protection stopped "
         "the change only if the outcome says Blocked."
@@ -315,7 +317,7 @@ def defender_detections(collection: Collection) -> list[Finding]:
         details = _names(_detail(r) for r in rows)
         outcomes = _names(r.get("Outcome") for r in rows)
         statement = (
-            f"Defender recorded {_count(len(rows), category + ' event')} on "
+            f"Defender recorded {counted(len(rows), category + ' event')} on "
             f"{', '.join(_names(r.get('DeviceName') for r in rows))}: "
             f"{'; '.join(details[:5])}{' …' if len(details) > 5 else ''} "
             f"(outcome: {', '.join(outcomes)})."
@@ -368,10 +370,6 @@ def _detection_techniques(category: str, rows: list[dict[str, Any]]) -> list[str
 def _is_detection(row: dict[str, Any]) -> bool:
     """Tell whether a malicious-activity row is a detection; AntivirusReport only lists a file."""
     return row.get("ActionType") != "AntivirusReport"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 @lru_cache(maxsize=1)
@@ -434,7 +432,7 @@ def new_local_admin(collection: Collection) -> list[Finding]:
     times = _times(chosen, "Timestamp")
     accounts = _names(r.get("AccountName") for r in chosen)
     statement = (
-        f"{len(created)} local accounts created and {len(promoted)} added to an administrators "
+        f"{counted(len(created), 'local account')} created and {len(promoted)} added to an administrators "
         f"group on {', '.join(_names(r.get('DeviceName') for r in chosen))}: "
         f"{', '.join(accounts) or 'account names not recorded'}."
     )
@@ -456,7 +454,7 @@ def scheduled_task_persistence(collection: Collection) -> list[Finding]:
         return []
     names = _names(task_name(r.get("Name")) for r in rows)
     statement = (
-        f"{len(rows)} scheduled task or service records on "
+        f"{counted(len(rows), 'scheduled task or service record')} on "
         f"{', '.join(_names(r.get('DeviceName') for r in rows))} run a program from a "
         f"user-writable folder: {', '.join(names)}."
     )
@@ -560,7 +558,7 @@ def encoded_powershell(collection: Collection) -> list[Finding]:
     # start, and the evidence keeps the whole command line.
     scripts = _names(shorten(script, DECODED_SCRIPT_CHARS)[0] for _, script in decoded)
     statement = (
-        f"{_count(len(rows), 'PowerShell process')} on "
+        f"{counted(len(rows), 'PowerShell process')} on "
         f"{', '.join(_names(r.get('DeviceName') for r in rows))} ran an encoded command, which "
         f"hides the script from a casual look. Decoded: {' | '.join(scripts)}"
     )
@@ -586,7 +584,7 @@ def lsass_access(collection: Collection) -> list[Finding]:
     processes = _names(r.get("ProcessFileName") for r in rows)
     statement = (
         f"{', '.join(processes)} opened or tried to dump the memory of lsass.exe on "
-        f"{', '.join(_names(r.get('DeviceName') for r in rows))} ({len(rows)} events); "
+        f"{', '.join(_names(r.get('DeviceName') for r in rows))} ({counted(len(rows), 'event')}); "
         "credentials held in memory may be exposed."
     )
     return [_finding_over_rows(
@@ -606,7 +604,7 @@ def tool_download(collection: Collection) -> list[Finding]:
     if not rows:
         return []
     statement = (
-        f"{len(rows)} commands downloaded files with built-in tools on "
+        f"{counted(len(rows), 'command')} downloaded files with built-in tools on "
         f"{', '.join(_names(r.get('DeviceName') for r in rows))}, for example: "
         f"{rows[0].get('ProcessCommandLine')}"
     )
