@@ -6,7 +6,7 @@ query by a fixed latency. The real Defender source, msal and httpx talk to it ov
 127.0.0.1. Devices go into one list parameter per query, so the number of calls should stay the
 same for any number of devices; the benchmark counts them to show it.
 
-Run: /work/venv/bin/python bench/live_quota.py [--runs 3] [--minute 10] [--write]
+Run: python bench/live_quota.py [--runs 3] [--minute 10] [--write]
 """
 
 from __future__ import annotations

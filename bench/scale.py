@@ -52,7 +52,7 @@ RENDER_ROWS = [100, 1_000, 10_000]
 STAGES = ["load", "query pack", "findings", "process graph", "timeline", "evidence", "html", "pdf"]
 # Failed checks of this run, empty when every check passed.
 PROBLEMS: list[str] = []
-DEFAULT_MSTICPY = [BENCH / ".venv" / "bin" / "python", Path("/work/bench-venv/bin/python")]
+DEFAULT_MSTICPY = BENCH / ".venv" / "bin" / "python"
 
 
 def child(mode: str, *arguments: str, python: str = sys.executable, timeout: float | None = None,
@@ -158,13 +158,12 @@ def measure_render(workdir: Path, sizes: list[int], runs: int) -> list[dict]:
 def find_msticpy(option: str | None) -> str | None:
     if option == "none":
         return None
-    candidates = [Path(option)] if option else DEFAULT_MSTICPY
-    for python in candidates:
-        if python.exists():
-            return str(python)
-    print("msticpy comparison skipped: no interpreter with msticpy found; create one with "
-          "python3 -m venv bench/.venv && bench/.venv/bin/pip install msticpy pyarrow",
-          file=sys.stderr)
+    python = Path(option) if option else DEFAULT_MSTICPY
+    if python.exists():
+        return str(python)
+    print(f"msticpy comparison skipped: {python} not found; create it with "
+          "python3 -m venv bench/.venv && bench/.venv/bin/pip install msticpy pyarrow, "
+          "or pass --msticpy PATH", file=sys.stderr)
     return None
 
 
@@ -202,7 +201,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="folder for the generated data and outputs (default: /tmp/irreport-scale)")
     parser.add_argument("--msticpy", default=None,
                         help="Python with msticpy installed, or 'none' to skip that comparison "
-                             "(default: bench/.venv/bin/python, else /work/bench-venv/bin/python)")
+                             "(default: bench/.venv/bin/python)")
     parser.add_argument("--write-docs", type=Path, default=None,
                         help="replace the generated tables of this Markdown page")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure here")
