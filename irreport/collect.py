@@ -12,7 +12,9 @@ from typing import Any
 
 from irreport.errors import IrreportError
 from irreport.pack import Query, QueryPack
-from irreport.sources import FAILED, NOT_AVAILABLE, SKIPPED, QueryResult, Source, utcnow
+from irreport.sources import (
+    EMPTY, FAILED, NOT_AVAILABLE, SKIPPED, QueryResult, Source, utcnow,
+)
 from irreport.timerange import TimeRange
 
 log = logging.getLogger(__name__)
@@ -131,7 +133,13 @@ def run_query(source: Source, query: Query, devices: list[str], time_range: Time
     if missing and len(missing) == len(query.tables):
         return _not_run(query, NOT_AVAILABLE, "; ".join(f"{t}: {why}" for t, why in missing.items()))
     result = _run_bound(source, query, devices, time_range, overrides, earlier)
-    result.warnings.extend(f"{t}: {why}" for t, why in missing.items())
+    if missing and result.status == EMPTY:
+        # With one of its tables absent, a query's empty result cannot mean "nothing happened"
+        # (a join on that table is empty whatever the others hold).
+        result.status = NOT_AVAILABLE
+        result.message = "no rows, and " + "; ".join(f"{t}: {why}" for t, why in missing.items())
+    else:
+        result.warnings.extend(f"{t}: {why}" for t, why in missing.items())
     result.warnings.extend(_missing_column_notes(source, query, result))
     return result
 

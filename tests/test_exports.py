@@ -246,16 +246,21 @@ def test_missing_tables_reported_not_empty(per_table, pack):
     window = TimeRange(datetime.fromisoformat("2024-10-01T00:00:00+00:00"),
                        datetime.fromisoformat("2024-11-01T00:00:00+00:00"))
     collection = collect(pack, per_table, ["ws-fixture-01"], window,
-                         only=["run-keys", "process-events", "lsass-access"])
+                         only=["run-keys", "process-events", "lsass-access", "telemetry-coverage"])
     run_keys = collection.results["run-keys"]
     assert run_keys.status == "not-available"
     assert "DeviceRegistryEvents: not in the loaded data" in run_keys.message
     assert collection.results["process-events"].ok
     assert not [w for w in collection.results["process-events"].warnings
                 if "not in the loaded data" in w]
+    # No rows with one of its tables absent cannot mean that nothing happened.
     lsass = collection.results["lsass-access"]
-    assert lsass.ok
-    assert any(w.startswith("DeviceEvents: not in the loaded data") for w in lsass.warnings)
+    assert lsass.status == "not-available"
+    assert lsass.message.startswith("no rows, and DeviceEvents: not in the loaded data")
+    coverage = collection.results["telemetry-coverage"]
+    assert coverage.ok
+    assert coverage.rows
+    assert any(w.startswith("DeviceEvents: not in the loaded data") for w in coverage.warnings)
 
 
 def test_missing_columns_noted_per_query(per_table, pack):
