@@ -111,7 +111,8 @@ def build_dossier(request: BuildRequest, source: Source, pack: QueryPack, time_r
     collection = collect(pack, source, request.devices, time_range, request.overrides,
                          only=incident_query_ids(pack), progress=progress)
     known = source.known_devices() if hasattr(source, "known_devices") else None
-    find_unseen_devices(collection, known)
+    covered = source.data_range() if hasattr(source, "data_range") else None
+    find_unseen_devices(collection, known, covered)
     analysis = analyse(collection, request.device_groups)
     generated_at = iso_time(utcnow())
     with atomic as work:

@@ -49,11 +49,13 @@ class Collection:
         return [r for r in self.results.values() if not r.ok or r.truncated]
 
 
-def find_unseen_devices(collection: Collection, known: list[str] | None = None) -> None:
+def find_unseen_devices(collection: Collection, known: list[str] | None = None,
+                        covered: TimeRange | None = None) -> None:
     """Record the requested devices that no result row names.
 
     A misspelled device name returns no rows at all, which would read as a clean device. When
-    the source can list its devices (*known*), the note suggests the closest names.
+    the source can list its devices (*known*), the note suggests the closest names, and when
+    the source has the device, it names the range its data covers (*covered*) instead.
     """
     import difflib
 
@@ -65,13 +67,20 @@ def find_unseen_devices(collection: Collection, known: list[str] | None = None) 
                 if name:
                     seen.add(str(name).lower())
                     seen.add(str(name).lower().split(".")[0])
+    known_lower = [k.lower() for k in known or []]
     for device in collection.devices:
         if device.lower() in seen:
             continue
         note = (f"no query returned any row for device {device!r} in "
                 f"{collection.time_range.label()}; check the name and the range")
-        close = difflib.get_close_matches(device.lower(), [k.lower() for k in known or []], n=3)
-        if close:
+        close = difflib.get_close_matches(device.lower(), known_lower, n=3)
+        if device.lower() in known_lower:
+            note = (f"no query returned any row for device {device!r} in "
+                    f"{collection.time_range.label()}, though the source has data for it; "
+                    "check the range")
+            if covered is not None:
+                note += f" (the source's data covers {covered.label()})"
+        elif close:
             note += f" (devices with a similar name in this source: {', '.join(close)})"
         collection.unseen_devices[device] = note
 

@@ -72,3 +72,9 @@ def test_manifest_records_export_hash(dossier, shared_export):
 def test_missing_configuration_not_called_compliant(text):
     assert "DeviceTvmSecureConfigurationAssessment: not in the loaded data" in text
     assert "Every assessed control is compliant" not in text
+
+
+def test_missing_alert_tables_not_read_as_no_alert(dossier):
+    html = (dossier / "dossier.html").read_text()
+    assert "<tr><th>First alert</th><td>alerts not collected; see What could not be seen</td></tr>" in html
+    assert "no alert in range" not in html

@@ -18,6 +18,19 @@ def test_misspelled_device_fails_with_suggestion(tmp_path):
     html = (tmp_path / "typo" / "dossier.html").read_text()
     assert "cannot say whether the devices were attacked" in html
     assert "no malicious activity" not in html
+    assert "<tr><th>Devices affected</th><td>none</td></tr>" in html
     manifest = json.loads((tmp_path / "typo" / "manifest.json").read_text())
     assert manifest["devices"] == ["testmachin3"]
     assert "testmachin3" in manifest["unseen_devices"]
+
+
+def test_range_without_data_names_covered_range(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "irreport", "build", "--device", "testmachine3", "--start",
+         "2025-01-01", "--end", "2025-01-02", "--out", str(tmp_path), "--name", "early",
+         "--format", "html"],
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1
+    assert "though the source has data for it; check the range" in done.stderr
+    assert "(the source's data covers 2026-" in done.stderr
+    assert "similar name" not in done.stderr

@@ -36,15 +36,14 @@ def summarise(findings: list[Finding], devices: list[str],
             sentences=[f"No query returned any data for {', '.join(devices)} in this range, so "
                        "this dossier cannot say whether the devices were attacked. "
                        + " ".join(n[:1].upper() + n[1:] + "." for n in unseen.values())],
-            first_malicious=None, last_malicious=None, entry_point="no data",
-            devices=list(devices))
+            first_malicious=None, last_malicious=None, entry_point="no data", devices=[])
     if not malicious:
         return Summary(
             sentences=[f"The collected data shows no malicious activity on {', '.join(devices)} "
                        "in this range. The gaps listed under Preparation say what could not "
                        "be seen."],
             first_malicious=None, last_malicious=None,
-            entry_point="none identified", devices=list(devices))
+            entry_point="none identified", devices=[])
     ordered = sorted(malicious, key=lambda f: f.first_seen)
     first = ordered[0].first_seen
     last = max(f.last_seen or f.first_seen for f in malicious)

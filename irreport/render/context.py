@@ -238,7 +238,9 @@ def build_context(collection: Collection, analysis: Analysis, meta: dict[str, An
                  "failed_count": sum(1 for r in collection.results.values() if not r.ok)},
         "summary": _summary_view(analysis),
         "review": {"first_malicious": _time(review.first_malicious),
-                   "first_alert": _time(review.first_alert), "lessons": review.lessons,
+                   "first_alert": _time(review.first_alert),
+                   "first_alert_text": _time(review.first_alert) or _no_alert_text(collection),
+                   "lessons": review.lessons,
                    "detections": review.detections, "time_to_alert": review.time_to_alert,
                    "intrusion": _time(review.intrusion)},
         "time_to_alert_text": _duration(review.time_to_alert),
@@ -266,6 +268,13 @@ def build_context(collection: Collection, analysis: Analysis, meta: dict[str, An
         "disruption_advice": DISRUPTION_ADVICE,
         "appendix": _appendix(collection),
     }
+
+
+def _no_alert_text(collection: Collection) -> str:
+    alerts = collection.results.get("alert-evidence")
+    if alerts is None or not alerts.ok:
+        return "alerts not collected; see What could not be seen"
+    return "no alert in range"
 
 
 def _summary_view(analysis: Analysis) -> dict[str, Any]:
