@@ -191,3 +191,11 @@ def test_invalid_last_exits_2(tmp_path):
     done = run_cli("posture", "--last", "a week", "--out", str(tmp_path))
     assert done.returncode == 2
     assert "--last 'a week'" in done.stderr
+
+
+def test_unknown_device_group_exits_2(tmp_path):
+    done = run_cli("posture", "--device-group", "Workstatons", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert "--device-group 'Workstatons' is not a machine group of this source" in done.stderr
+    assert "pass one of: Kiosks, Laptops, Servers - Critical, Servers - Standard, Workstations" in done.stderr
+    assert list(tmp_path.iterdir()) == []

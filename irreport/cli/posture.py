@@ -80,6 +80,7 @@ def _run(start, end, last, device_groups, out_dir, keep, formats, force, tlp, so
     pack = QueryPack.load()
     source = open_source_announced(source_spec, timezone_name)
     try:
+        _check_groups_known(device_groups, source)
         time_range = report_range(start, end, last, report_now(source))
         typer.echo(f"Collecting the posture queries for {time_range.label()} and the week "
                    "before", err=True)
@@ -95,6 +96,21 @@ def _check_groups(groups: list[str]) -> None:
         if not group.strip():
             raise ConfigurationError("--device-group '' is empty; pass a machine group name "
                                      "as the Defender portal shows it, such as Workstations")
+
+
+def _check_groups_known(groups: list[str], source) -> None:
+    """Reject a group the source has no device in, because its report would be all zeros."""
+    # NOTE: live sources cannot list their machine groups without a query, so a misspelled
+    # group there still gives a report of zeros.
+    known = source.known_machine_groups() if hasattr(source, "known_machine_groups") else None
+    if not groups or known is None:
+        return
+    for group in groups:
+        if group not in known:
+            raise ConfigurationError(
+                f"--device-group {group!r} is not a machine group of this source, so its report "
+                f"would be all zeros; pass one of: {', '.join(known) or 'none found'} (names are "
+                "case-sensitive)")
 
 
 def _report(outcome, source_kind: str) -> None:

@@ -159,6 +159,14 @@ class LocalSource:
             names.update(str(r[0]) for r in rows if r[0])
         return sorted(names)
 
+    def known_machine_groups(self) -> list[str] | None:
+        """Return the machine groups DeviceInfo names, or None when DeviceInfo was not loaded."""
+        if not self.row_counts.get("DeviceInfo"):
+            return None
+        rows = self.con.execute('SELECT DISTINCT "MachineGroup" FROM "DeviceInfo" '
+                                'WHERE "MachineGroup" IS NOT NULL ORDER BY 1').fetchall()
+        return [str(name) for (name,) in rows]
+
     def unavailable_tables(self) -> dict[str, str]:
         """Return the documented tables that no loaded file supplied, with the reason.
 
