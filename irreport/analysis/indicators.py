@@ -66,7 +66,19 @@ class _Table:
         order = ["IP address", "URL", "Domain", "SHA1", "SHA256", "File", "Account",
                  "Registry value", "Scheduled task"]
         return sorted(self.items.values(),
-                      key=lambda i: (order.index(i.kind) if i.kind in order else 99, i.value))
+                      key=lambda i: (order.index(i.kind) if i.kind in order else 99,
+                                     _value_order(i)))
+
+
+def _value_order(indicator: Indicator) -> tuple:
+    # Addresses in numeric order, so 198.51.100.48 comes before 198.51.100.200.
+    if indicator.kind == "IP address":
+        try:
+            address = ipaddress.ip_address(indicator.value)
+        except ValueError:
+            return (1, 0, indicator.value)
+        return (0, address.version, int(address), indicator.value)
+    return (1, 0, indicator.value)
 
 
 def extract_indicators(findings: list[Finding], collection: Collection) -> list[Indicator]:
