@@ -78,3 +78,13 @@ def test_count_sentence_plural():
     sentence = summarise(findings, ["testmachine3"]).sentences[0]
 
     assert "2 findings of medium or high severity were made on testmachine3." in sentence
+
+
+def test_accounts_from_activity_not_from_guessing():
+    guessing = entry()
+    guessing.accounts = ["admin", "backup", "administrator1"]
+    burst = finding("discovery-burst", "Scripted discovery burst", 5)
+    burst.accounts = ["administrator1"]
+    summary = summarise([guessing, burst], ["testmachine3"])
+    assert summary.accounts == ["administrator1"]
+    assert "Accounts involved: administrator1." in summary.sentences

@@ -48,8 +48,8 @@ def summarise(findings: list[Finding], devices: list[str],
     first = ordered[0].first_seen
     last = max(f.last_seen or f.first_seen for f in malicious)
     affected_devices = sorted({d for f in malicious for d in f.devices})
-    accounts = sorted({a for f in malicious for a in f.accounts
-                       if f.rule in ("logon-after-inbound", "new-local-admin", "lateral-movement")})
+    # Password guessing names every account it tried, which says nothing of which were used.
+    accounts = sorted({a for f in malicious for a in f.accounts if f.rule != "rdp-brute-force"})
     entry = _entry_point(malicious)
     sentences = [
         f"Between {iso_time(first)} and {iso_time(last)}, {counted(len(malicious), 'finding')} "
