@@ -419,3 +419,13 @@ def test_ip_indicators_in_numeric_order():
     for address in ("198.51.100.200", "198.51.100.48", "203.0.113.7"):
         table.add("IP address", address, "test", None, "rule")
     assert [i.value for i in table.sorted()] == ["198.51.100.48", "198.51.100.200", "203.0.113.7"]
+
+
+def test_run_key_value_urls_become_indicators():
+    data = r"C:\Users\Public\upd.exe --from https://cdn.example-files.net/u.bin --via 203.0.113.9"
+    rows = [run_key("Updater", data, 1)]
+    found = rules.run_key_persistence(make_collection(run_keys=rows))
+    values = {(i.kind, i.value) for i in extract_indicators(found, make_collection())}
+    assert ("URL", "https://cdn.example-files.net/u.bin") in values
+    assert ("Domain", "cdn.example-files.net") in values
+    assert ("IP address", "203.0.113.9") in values

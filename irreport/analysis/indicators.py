@@ -108,6 +108,11 @@ def _from_finding(table: _Table, finding: Finding) -> None:
     elif finding.rule == "run-key-persistence":
         table.add("Registry value", f"{facts['key']}\\{facts['value_name']}",
                   f"autostart: {facts['value_data']}", when, finding.rule)
+        # The value is a command line that Windows runs at each logon, often a download.
+        data = str(facts.get("value_data") or "")
+        context = f"autostart value {facts['value_name']}: {shorten(data, CONTEXT_COMMAND_CHARS)[0]}"
+        for kind, value in _scan(table, data):
+            table.add(kind, value, context, when, finding.rule)
     elif finding.rule == "scheduled-task-persistence":
         for task in facts.get("tasks", []):
             table.add("Scheduled task", task, "runs from a user-writable folder", when, finding.rule)
