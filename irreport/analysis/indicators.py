@@ -108,7 +108,8 @@ def _from_finding(table: _Table, finding: Finding) -> None:
     elif finding.rule == "run-key-persistence":
         table.add("Registry value", f"{facts['key']}\\{facts['value_name']}",
                   f"autostart: {facts['value_data']}", when, finding.rule)
-        # The value is a command line that Windows runs at each logon, often a download.
+        # The value is a command line Windows runs at each logon, so its arguments can name
+        # where a payload comes from.
         data = str(facts.get("value_data") or "")
         context = f"autostart value {facts['value_name']}: {shorten(data, CONTEXT_COMMAND_CHARS)[0]}"
         for kind, value in _scan(table, data):
