@@ -161,3 +161,16 @@ def test_method_change_named():
     assert "pack version a then, b now" in notes
     assert "source changed" in notes
     assert "all groups then, Kiosks now" in notes
+
+
+def test_unmatched_device_group_is_a_gap(pack, sample_source, tmp_path):
+    from irreport.posture.report import PostureRequest, build_posture_report
+
+    request = PostureRequest(out_dir=tmp_path, device_groups=["Kiosks", "Workstatons"],
+                             formats=("html",))
+    outcome = build_posture_report(request, sample_source, pack, W49)
+    assert not outcome.all_ok
+    (gap,) = [g for g in outcome.gaps if g["query"].startswith("device group")]
+    assert gap["query"] == "device group 'Workstatons'"
+    html = (outcome.folder / f"{outcome.folder.name}.html").read_text()
+    assert "no posture query returned a device of machine group &#39;Workstatons&#39;" in html

@@ -116,6 +116,7 @@ def write_posture_report(request: PostureRequest, pack: QueryPack, current: Coll
                           other_place=OTHER_PLACE)
     figures = posture_week(current, "this week", before)
     before_figures = posture_week(before, "week before")
+    group_gaps = unmatched_group_gaps(current, request.device_groups, label)
     meta = _meta(request, current, label, posture_pack_version(pack, list(current.results)))
     summary = build_summary(figures, meta)
     earlier, _ = find_previous(request.out_dir, label)
@@ -127,11 +128,24 @@ def write_posture_report(request: PostureRequest, pack: QueryPack, current: Coll
         manifest = _write_evidence(current, before, work, meta)
         meta["manifest_hash"] = manifest["core_sha256"]
         refused = _render(figures, before_figures, changes, notes, earlier, meta, request,
-                          current, before, work / name)
+                          current, before, work / name, [g["message"] for g in group_gaps])
         seal(manifest, work)
     pruned = prune(request.out_dir, request.keep) if request.keep else []
     return PostureOutcome(atomic.target, label, figures, changes, notes, (current, before),
-                          pruned, refused, figures.gaps + before_figures.gaps)
+                          pruned, refused, figures.gaps + before_figures.gaps + group_gaps)
+
+
+def unmatched_group_gaps(current: Collection, groups: list[str],
+                         label: str) -> list[dict[str, str]]:
+    """Return a gap for each requested machine group that no row of the week names.
+
+    A misspelled group matches no device, and its report would read as a quiet week.
+    """
+    seen = {row.get("MachineGroup") for result in current.results.values() for row in result.rows}
+    return [{"query": f"device group {group!r}", "week": label, "status": "no data",
+             "message": f"no posture query returned a device of machine group {group!r}; check "
+                        "the name as the Defender portal shows it (names are case-sensitive)"}
+            for group in groups if group not in seen]
 
 
 def _meta(request: PostureRequest, current: Collection, label: str,
@@ -176,7 +190,7 @@ def _write_evidence(current: Collection, before: Collection, work: Path,
 def _render(figures: PostureWeek, before_figures: PostureWeek, changes: list[Change],
             notes: list[str], earlier: dict[str, Any] | None, meta: dict[str, Any],
             request: PostureRequest, current: Collection, before: Collection,
-            stem: Path) -> list[str]:
+            stem: Path, warnings: list[str]) -> list[str]:
     from irreport.render.html import render_html
     from irreport.render.pdf import render_pdf
     from irreport.render.posture_context import build_posture_context
@@ -185,6 +199,7 @@ def _render(figures: PostureWeek, before_figures: PostureWeek, changes: list[Cha
         context = build_posture_context(
             figures, before_figures, changes, notes, earlier, meta,
             request.automation_levels, (current, before), Path(images))
+        context["gaps"]["warnings"].extend(warnings)
         html = render_html("posture.html.j2", context)
     refused: list[str] = []
     if "html" in request.formats:
