@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from irreport import schema
 from irreport.errors import IrreportError
 from irreport.pack import Query, QueryPack
 from irreport.sources import (
@@ -156,19 +157,13 @@ def run_query(source: Source, query: Query, devices: list[str], time_range: Time
 def _missing_column_notes(source: Source, query: Query, result: QueryResult) -> list[str]:
     """Return a note per table of *query* whose loaded data lacks columns the query reads.
 
-    A query filtering on such a column returns nothing, which reads as "nothing happened".
-    The query text is matched by column name, so a name counts as read only when the query
-    does not assign it itself, no other table of the query has it and the result has no
-    values under it.
+    A query filtering on such a column returns nothing, which reads as "nothing happened". A
+    column that has values in the result is left out, because the name then belongs to
+    another table or an alias.
     """
-    missing = source.missing_columns()
     notes = []
-    for table in query.tables:
-        others = [t for t in query.tables if t != table]
-        read = [column for column in missing.get(table, [])
-                if _reads(query.body, column)
-                and all(column in missing.get(other, [column]) for other in others)
-                and not _has_values(result, column)]
+    for table, columns in missing_columns_read(query, source.missing_columns()).items():
+        read = [column for column in columns if not _has_values(result, column)]
         if read:
             noun = "columns" if len(read) > 1 else "column"
             notes.append(f"{table} lacks {', '.join(read)} in the loaded data. This query reads "
@@ -177,7 +172,29 @@ def _missing_column_notes(source: Source, query: Query, result: QueryResult) -> 
     return notes
 
 
-def _reads(body: str, column: str) -> bool:
+def missing_columns_read(query: Query, missing: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Return, per table of *query*, the columns of *missing* that the query reads.
+
+    *missing* maps every loaded table to its documented columns that no file had. The query
+    text is matched by column name, so a name counts as read only when the query does not
+    assign it itself and no other of its tables has a column of that name.
+    """
+    documented = {table: {name for name, _ in columns}
+                  for table, columns in schema.tables().items() if table in query.tables}
+    read: dict[str, list[str]] = {}
+    for table in query.tables:
+        others = [t for t in query.tables if t != table]
+        columns = [column for column in missing.get(table, [])
+                   if reads_column(query.body, column)
+                   and not any(other in missing and column not in missing[other]
+                               and column in documented.get(other, ()) for other in others)]
+        if columns:
+            read[table] = columns
+    return read
+
+
+def reads_column(body: str, column: str) -> bool:
+    """Tell whether a query's text reads *column*, by name."""
     # A name followed by a single "=" is a column the query makes, such as
     # `ProcessId = InitiatingProcessId`, and later mentions of it read that one.
     if re.search(rf"\b{re.escape(column)}\s*=(?![=~])", body):

@@ -122,6 +122,8 @@ def test_inspect_shared_export_json(shared_export):
         "rows": 63, "devices": ["test-hostname"], "first": "2023-12-12T07:09:16Z",
         "last": "2023-12-21T20:06:04Z"}
     assert summary["inferred"]["DeviceNetworkEvents"] == 32
+    assert summary["missing_columns"] == {
+        "DeviceFileEvents": {"FileOriginUrl": ["user-writable-files"]}}
 
 
 def test_inspect_text_suggests_build(shared_export):
@@ -131,6 +133,8 @@ def test_inspect_text_suggests_build(shared_export):
     assert "devices: test-hostname" in result.stdout
     assert ("--device test-hostname --start 2023-11-24T07:32:08Z --end 2023-12-21T20:06:05Z"
             in result.stdout)
+    assert ("DeviceFileEvents lacks columns that queries read, which will see no values: "
+            "FileOriginUrl (user-writable-files)") in result.stdout
 
 
 def test_query_runs_over_export(shared_export):

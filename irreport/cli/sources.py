@@ -61,6 +61,9 @@ def _print_summary(summary: dict) -> None:
     if summary["devices"]:
         typer.echo(f"devices: {', '.join(summary['devices'])}")
         typer.echo("to report on them: " + _build_command(summary))
+    for table, columns in summary["missing_columns"].items():
+        named = "; ".join(f"{column} ({', '.join(ids)})" for column, ids in columns.items())
+        typer.echo(f"{table} lacks columns that queries read, which will see no values: {named}")
     if summary["warnings"]:
         # Each warning was logged to standard error while loading; --json lists them too.
         typer.echo(f"{counted(len(summary['warnings']), 'loading warning')}, shown above")

@@ -31,7 +31,24 @@ def describe_source(source) -> dict[str, Any]:
         "inferred": dict(sorted(source.inferred.items())),
         "timezone": source.timezone_name,
         "warnings": list(source.warnings),
+        "missing_columns": columns_queries_read(source.missing_columns()),
     }
+
+
+def columns_queries_read(missing: dict[str, list[str]]) -> dict[str, dict[str, list[str]]]:
+    """Return, per table, the missing columns that pack queries read and which queries read them.
+
+    A table's other missing columns (version details, newer fields) change no query's rows.
+    """
+    from irreport.collect import missing_columns_read
+    from irreport.pack import QueryPack
+
+    read: dict[str, dict[str, list[str]]] = {}
+    for query in QueryPack.load():
+        for table, columns in missing_columns_read(query, missing).items():
+            for column in columns:
+                read.setdefault(table, {}).setdefault(column, []).append(query.id)
+    return read
 
 
 def _describe_table(con, table: str, rows: int) -> dict[str, Any]:

@@ -179,12 +179,13 @@ class LocalSource:
     def missing_columns(self) -> dict[str, list[str]]:
         """Return the documented columns of each loaded table that none of its files had.
 
-        The loader leaves them empty, so a query reading one finds nothing there even where
-        the tenant recorded a value.
+        Every loaded table is a key, with an empty list when nothing is missing. The loader
+        leaves the missing columns empty, so a query reading one finds nothing there even
+        where the tenant recorded a value.
         """
         documented = schema.tables()
-        return {table: missing for table, columns in sorted(self.supplied_columns.items())
-                if (missing := [c for c, _ in documented.get(table, []) if c not in columns])}
+        return {table: [c for c, _ in documented.get(table, []) if c not in columns]
+                for table, columns in sorted(self.supplied_columns.items())}
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -196,7 +197,7 @@ class LocalSource:
             "rows_per_table": {t: n for t, n in sorted(self.row_counts.items()) if n},
             "row_counts": dict(sorted(self.row_counts.items())),
             "inferred": dict(sorted(self.inferred.items())),
-            "missing_columns": self.missing_columns(),
+            "missing_columns": {t: c for t, c in self.missing_columns().items() if c},
             "timezone": self.timezone_name,
             "warnings": list(self.warnings),
         }
