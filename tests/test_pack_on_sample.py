@@ -222,3 +222,14 @@ def test_hostile_device_name_matches_nothing(pack, sample_source):
                      only=["device-info"])
     assert result.results["device-info"].ok
     assert result.rows("device-info") == []
+
+
+def test_summary_queries_order_rows_fully(collection):
+    # Evidence files must be the same on every run, so ties in the main sort key are broken.
+    failed = collection.results["failed-logons"].rows
+    assert failed == sorted(failed, key=lambda r: (-r["Attempts"], r["FirstSeen"], r["DeviceName"],
+                                                   r["RemoteIP"], r["AccountName"], r["LogonType"]))
+    assert len({r["Attempts"] for r in failed}) < len(failed)
+    inbound = collection.results["inbound-connections"].rows
+    assert inbound == sorted(inbound, key=lambda r: (-r["Connections"], r["FirstSeen"],
+                                                     r["DeviceName"], r["RemoteIP"], r["LocalPort"]))
