@@ -210,3 +210,24 @@ def test_template_joins_a_list_of_names():
     details = compile_template("failed logons: {Attempts}: {FailureReasons}")
     assert details({"Attempts": 2, "FailureReasons": ["UnknownUser", "WrongPassword"]}) == (
         "failed logons: 2: UnknownUser, WrongPassword")
+
+
+def test_template_drops_separators_of_empty_fields():
+    from irreport.analysis.event_mapping import compile_template
+
+    account = compile_template("{AccountDomain}\\{AccountName}")
+    assert account({"AccountDomain": "", "AccountName": "rdp"}) == "rdp"
+    assert account({"AccountDomain": "corp", "AccountName": "rdp"}) == "corp\\rdp"
+    target = compile_template("{RemoteIP}:{RemotePort}")
+    assert target({"RemoteIP": "203.0.113.7", "RemotePort": None}) == "203.0.113.7"
+
+
+def test_template_reads_a_json_list_text():
+    from irreport.analysis.event_mapping import compile_template
+
+    details = compile_template("{Severity} severity, {DetectionSource}, {AttackTechniques}")
+    row = {"Severity": "High", "DetectionSource": "EDR",
+           "AttackTechniques": '["Brute Force (T1110)", "Valid Accounts (T1078)"]'}
+    assert details(row) == "High severity, EDR, Brute Force (T1110), Valid Accounts (T1078)"
+    row["AttackTechniques"] = "[not json"
+    assert details(row) == "High severity, EDR, [not json"

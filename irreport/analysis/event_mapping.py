@@ -6,6 +6,7 @@ and turns each template into a fast function of one row.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Callable, Iterator
@@ -20,6 +21,8 @@ from irreport.textsafe import to_text
 MAPPING_FILE = "timeline_events.toml"
 TEMPLATE_FIELDS = ("action", "process", "account", "target", "details")
 _SINGLE_COLUMN = re.compile(r"^\{(\w+)\}$")
+# Characters that only join two fields of a template: a domain and a name, an address and a port.
+_SEPARATORS = "\\:,; "
 
 Row = dict[str, Any]
 RowText = Callable[[Row], str]
@@ -34,11 +37,22 @@ class _RowText:
         self.row = row
 
     def __getitem__(self, column: str) -> str:
-        value = self.row.get(column)
-        # A set of names (make_set) reads better in a sentence as "a, b" than as JSON.
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            return ", ".join(value)
-        return to_text(value)
+        return _field_text(self.row.get(column))
+
+
+def _field_text(value: Any) -> str:
+    # A set of names (make_set) reads better in a sentence as "a, b" than as JSON, whether
+    # the source returned a list or the list's JSON text.
+    if type(value) is str:
+        if not (value.startswith("[") and value.endswith("]")):
+            return value
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    if isinstance(value, list) and all(isinstance(item, (str, int, float)) for item in value):
+        return ", ".join(str(item) for item in value)
+    return to_text(value)
 
 
 def compile_template(template: str) -> RowText:
@@ -49,19 +63,43 @@ def compile_template(template: str) -> RowText:
     single = _SINGLE_COLUMN.match(template)
     if single:
         column = single.group(1)
-        return lambda row: to_text(row.get(column))
+        return lambda row: _field_text(row.get(column))
     if "{" not in template:
         return lambda row: template
-    columns = [name for _, name, _, _ in Formatter().parse(template) if name]
+    pieces = list(Formatter().parse(template))
+    columns = [name for _, name, _, _ in pieces if name]
 
     def fill(row: Row) -> str:
+        empty = [row.get(column) in (None, "") for column in columns]
+        if not any(empty):
+            return template.format_map(_RowText(row)).strip()
         # Without any of its values, "logon on {TargetDevice} as {AccountName}" would still
         # read as a logon, so such a text is left empty.
-        if all(row.get(column) in (None, "") for column in columns):
+        if all(empty):
             return ""
-        return template.format_map(_RowText(row)).strip()
+        return _fill_partly(pieces, row)
 
     return fill
+
+
+def _fill_partly(pieces: list[tuple], row: Row) -> str:
+    """Fill a template some of whose fields are empty, without their separators.
+
+    A literal made only of separators ("\\", ":", ", ") is dropped next to an empty field, so
+    "{AccountDomain}\\{AccountName}" gives "rdp" rather than "\\rdp" for an account without
+    a domain.
+    """
+    parts: list[str] = []
+    previous_empty = False
+    for literal, column, _, _ in pieces:
+        value = _field_text(row.get(column)) if column else ""
+        field_empty = column is not None and value == ""
+        separator_only = literal.strip(_SEPARATORS) == ""
+        if not (separator_only and (previous_empty or field_empty)):
+            parts.append(literal)
+        parts.append(value)
+        previous_empty = field_empty
+    return "".join(parts).strip(" " + _SEPARATORS)
 
 
 @dataclass(frozen=True)

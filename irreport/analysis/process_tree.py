@@ -47,9 +47,10 @@ class TreeItem:
 
 
 def summarise_attachments(attachments: list[dict[str, str]]) -> str:
-    """Return counts per category, such as "2 file, 1 network"."""
+    """Return counts per category, such as "file: 2, network: 1"."""
+    # The category names are phrases ("connection to another device"), so the count follows.
     counts = Counter(item["category"] for item in attachments)
-    return ", ".join(f"{count} {category}" for category, count in sorted(counts.items()))
+    return ", ".join(f"{category}: {count}" for category, count in sorted(counts.items()))
 
 
 def _item(graph: nx.DiGraph, key: str) -> TreeItem:
