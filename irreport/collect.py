@@ -107,7 +107,7 @@ def bind_values(query: Query, devices: list[str], time_range: TimeRange,
             source_id, column = param.feeds_from
             feeder = earlier.get(source_id)
             if feeder is None or not feeder.ok:
-                raise _Skip(f"it needs {source_id}.{column}, and query {source_id!r} did not succeed")
+                raise _Skip(f"needs {source_id}.{column}, and query {source_id!r} did not succeed")
             seen = dict.fromkeys(str(r[column]) for r in feeder.rows if r.get(column))
             values[param.name] = list(seen)
     return values
@@ -215,7 +215,7 @@ def _run_bound(source: Source, query: Query, devices: list[str], time_range: Tim
         text = query.bind(values)
         statement = query.parameterise(values) if run_parameterised else None
     except _Skip as exc:
-        return _not_run(query, SKIPPED, f"skipped because {exc}")
+        return _not_run(query, SKIPPED, str(exc))
     except IrreportError as exc:
         return _not_run(query, FAILED, str(exc))
     if run_parameterised:

@@ -19,7 +19,7 @@ from typing import Any
 
 from irreport.analysis.model import Evidence, Finding
 from irreport.collect import Collection
-from irreport.plural import counted
+from irreport.plural import counted, pluralize
 from irreport.textsafe import shorten
 
 Rule = Callable[[Collection], list[Finding]]
@@ -455,7 +455,8 @@ def scheduled_task_persistence(collection: Collection) -> list[Finding]:
     names = _names(task_name(r.get("Name")) for r in rows)
     statement = (
         f"{counted(len(rows), 'scheduled task or service record')} on "
-        f"{', '.join(_names(r.get('DeviceName') for r in rows))} run a program from a "
+        f"{', '.join(_names(r.get('DeviceName') for r in rows))} "
+        f"{pluralize(len(rows), 'runs', 'run')} a program from a "
         f"user-writable folder: {', '.join(names)}."
     )
     return [_finding_over_rows(

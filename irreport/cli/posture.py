@@ -117,8 +117,9 @@ def _report(outcome, source_kind: str) -> None:
     typer.echo(f"Posture report {outcome.week} written to {outcome.folder}", err=True)
     for change in outcome.changes:
         # The report also shows the week before; this line compares with the earlier report.
-        since = "no earlier report in this folder" if change.delta is None else change.text
-        typer.echo(f"  {change.label}: {change.value} ({since})", err=True)
+        since = ("no earlier report in this folder" if change.delta is None
+                 else f"{change.text} since the last report")
+        typer.echo(f"  {change.label}: {change.value}, {since}", err=True)
     for note in outcome.method_notes:
         typer.echo(f"  method changed: {note}", err=True)
     for gap in outcome.gaps:

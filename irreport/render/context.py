@@ -210,12 +210,17 @@ def techniques_text(value: Any) -> str:
     return str(items or "")
 
 
-def alerts_view(analysis: Analysis) -> TableView:
+def alerts_view(analysis: Analysis, collection: Collection) -> TableView:
     rows = [[cell(a.get("time")), cell(a["title"]), cell(a["severity"]), cell(a["category"]),
              cell(a["source"]), cell(techniques_text(a["techniques"]))]
             for a in analysis.alerts]
-    return TableView(["Time", "Title", "Severity", "Category", "Detection source", "Techniques"],
+    view = TableView(["Time", "Title", "Severity", "Category", "Detection source", "Techniques"],
                      rows, len(rows), "alert-evidence")
+    result = collection.results.get("alert-evidence")
+    if result is not None and not result.ok:
+        # Without this, a query that could not run would read as "no alerts".
+        view.note = f"{result.status}: {result.message}"
+    return view
 
 
 def build_context(collection: Collection, analysis: Analysis, meta: dict[str, Any],
@@ -249,7 +254,7 @@ def build_context(collection: Collection, analysis: Analysis, meta: dict[str, An
         "findings": [finding_view(f) for f in analysis.findings],
         "views": {query_id: result_view(collection.results.get(query_id), query_id)
                   for query_id in DISPLAY},
-        "alerts_view": alerts_view(analysis),
+        "alerts_view": alerts_view(analysis, collection),
         "malicious_counts": sorted(malicious.items(), key=lambda kv: -kv[1]),
         "configuration_gaps": analysis.configuration_gaps,
         "gaps": gap_rows(collection),
