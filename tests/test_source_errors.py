@@ -124,6 +124,8 @@ def test_inspect_shared_export_json(shared_export):
     assert summary["inferred"]["DeviceNetworkEvents"] == 32
     assert summary["missing_columns"] == {
         "DeviceFileEvents": {"FileOriginUrl": ["user-writable-files"]}}
+    assert summary["missing_tables"]["AlertInfo"] == ["alert-evidence", "posture-alerts"]
+    assert "DeviceProcessEvents" not in summary["missing_tables"]
 
 
 def test_inspect_text_suggests_build(shared_export):

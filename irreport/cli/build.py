@@ -38,9 +38,9 @@ def build(
 ):
     """Collect the query pack for the devices, analyse it and write an HTML and PDF dossier.
 
-    Exits 0 when every query succeeded, 1 when the dossier was written but some queries
-    failed, were skipped, were truncated or lacked their tables (the dossier lists them),
-    2 on an error.
+    Exits 0 when every query succeeded. Exits 1 when the dossier was written but some
+    queries failed, were skipped, were truncated or lacked their tables, or no query
+    returned a row for a requested device (the dossier lists them). Exits 2 on an error.
 
     Examples: irreport build --device testmachine3
               irreport build --incident 2972395

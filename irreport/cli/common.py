@@ -16,7 +16,8 @@ DeviceOption = typer.Option(..., "--device", "-d",
 StartOption = typer.Option(None, "--start", help="Start of the range, ISO 8601 (UTC if no zone).")
 EndOption = typer.Option(None, "--end", help="End of the range, ISO 8601 (UTC if no zone).")
 LastOption = typer.Option(None, "--last",
-                          help="Range ending now (for the sample, at its end): 48h, 7d, 90m.")
+                          help="Range ending now (for the sample or an export, at the end of "
+                          "its data): 48h, 7d, 90m.")
 SourceOption = typer.Option(
     None, "--source",
     help="Exported data to query offline: an Advanced Hunting CSV, a Sentinel export, Streaming "

@@ -61,6 +61,9 @@ def _print_summary(summary: dict) -> None:
     if summary["devices"]:
         typer.echo(f"devices: {', '.join(summary['devices'])}")
         typer.echo("to report on them: " + _build_command(summary))
+    if summary["missing_tables"]:
+        typer.echo("tables that queries read and this data lacks: " + "; ".join(
+            f"{table} ({', '.join(ids)})" for table, ids in summary["missing_tables"].items()))
     for table, columns in summary["missing_columns"].items():
         named = "; ".join(f"{column} ({', '.join(ids)})" for column, ids in columns.items())
         typer.echo(f"{table} lacks columns that queries read, which will see no values: {named}")

@@ -31,8 +31,21 @@ def describe_source(source) -> dict[str, Any]:
         "inferred": dict(sorted(source.inferred.items())),
         "timezone": source.timezone_name,
         "warnings": list(source.warnings),
+        "missing_tables": tables_queries_read(source.unavailable_tables()),
         "missing_columns": columns_queries_read(source.missing_columns()),
     }
+
+
+def tables_queries_read(unavailable: dict[str, str]) -> dict[str, list[str]]:
+    """Return the tables of *unavailable* that pack queries read, with those queries."""
+    from irreport.pack import QueryPack
+
+    read: dict[str, list[str]] = {}
+    for query in QueryPack.load():
+        for table in query.tables:
+            if table in unavailable:
+                read.setdefault(table, []).append(query.id)
+    return dict(sorted(read.items()))
 
 
 def columns_queries_read(missing: dict[str, list[str]]) -> dict[str, dict[str, list[str]]]:
