@@ -21,3 +21,16 @@ def test_floor_parts_cover_the_three_costs():
     assert list(parts) == ["read the columns of each row", "one attribute dict a process",
                            "networkx nodes and links"]
     assert all(seconds > 0 for seconds in parts.values())
+
+
+def test_sql_sketch_links_every_synthetic_child():
+    sys.path.insert(0, str(BENCH))
+    try:
+        sketch = importlib.import_module("graph_sql_sketch")
+        figures = sketch.main(["--rows", "2000", "--runs", "1"])
+    finally:
+        sys.path.remove(str(BENCH))
+    # Every row is a child with a parent; parents created before the rows begin are extra nodes.
+    assert figures["links"] == 2000
+    assert figures["nodes"] > 2000
+    assert set(figures) >= {"SQL and fetch", "attribute dicts", "networkx storage", "total"}

@@ -270,7 +270,8 @@ def build_process_graph(collection) -> nx.DiGraph:
 def _build(collection) -> nx.DiGraph:
     # TODO: the builder is about 3 times faster than msticpy's at 1M rows, not 10. Reading
     # the row dicts, the attribute dicts and networkx's storage alone take 4.25 s of the 4.97 s
-    # that ten times allows (bench/graph_floor.py), so the rest needs results kept in DuckDB.
+    # that ten times allows (bench/graph_floor.py), and matching in DuckDB instead still took
+    # 4.70 s for exact matches alone (bench/graph_sql_sketch.py).
     builder = _GraphBuilder()
     process_rows = collection.rows(PROCESS_QUERY)
     # Unique ids first, so a process named by id and time before its own row still gets one key.
