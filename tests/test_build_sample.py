@@ -179,3 +179,10 @@ def test_pdf_tables_keep_names_whole(pdf_text):
     for word in ["testmachine3", "powershell.exe", "certutil.exe", "odupdate.exe", "support_svc"]:
         assert word in pdf_text, word
         assert split_occurrences(pdf_text, word) == [], word
+
+
+def test_bursts_say_what_they_count(html_text):
+    # The script's run on testmachine3 is both a device burst and a burst of cmd.exe.
+    assert "every event of the device" in html_text
+    assert html_text.count("one program's events") >= 2  # the sentence and a table row
+    assert "a program's burst can lie inside its device's burst" in html_text

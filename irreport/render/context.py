@@ -178,17 +178,21 @@ def shown_bursts(analysis: Analysis) -> list:
     return sorted(kept, key=lambda b: (b.start, b.kind, b.device))
 
 
+# What a burst of each kind counts. A program's burst can lie inside its device's burst.
+BURST_KINDS = {"device": "every event of the device", "process": "one program's events"}
+
+
 def bursts_view(bursts, total: int | None = None) -> TableView:
     """Return the table of *bursts*; *total* is the number of bursts found, when more."""
-    rows = [[cell(b.start), cell(b.end), cell(b.device), cell(b.count),
-             cell(f"{b.events_per_second:.1f}"), cell(", ".join(b.processes[:12]))]
+    rows = [[cell(b.start), cell(b.end), cell(BURST_KINDS.get(b.kind, b.kind)), cell(b.device),
+             cell(b.count), cell(f"{b.events_per_second:.1f}"), cell(", ".join(b.processes[:12]))]
             for b in bursts]
     note = ""
     if total is not None and total > len(rows):
         note = (f"{len(rows)} of {counted(total, 'burst')}: those near a finding or alert with "
                 "the most events. evidence/timeline.csv lists every event.")
-    return TableView(["Start", "End", "Device", "Events", "Events per second", "Processes"],
-                     rows, len(rows), "timeline", note=note)
+    return TableView(["Start", "End", "Counted", "Device", "Events", "Events per second",
+                      "Processes"], rows, len(rows), "timeline", note=note)
 
 
 def indicators_view(analysis: Analysis) -> TableView:
