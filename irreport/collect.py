@@ -166,9 +166,10 @@ def _missing_column_notes(source: Source, query: Query, result: QueryResult) -> 
         read = [column for column in columns if not _has_values(result, column)]
         if read:
             noun = "columns" if len(read) > 1 else "column"
+            remedy = (f"the bundled sample does not have the {noun}" if source.kind == "sample"
+                      else f"include the {noun} in the export to see them")
             notes.append(f"{table} lacks {', '.join(read)} in the loaded data. This query reads "
-                         f"the {noun}, so it sees no values there; include the {noun} in the "
-                         "export to see them.")
+                         f"the {noun}, so it sees no values there; {remedy}.")
     return notes
 
 

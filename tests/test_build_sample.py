@@ -186,3 +186,11 @@ def test_bursts_say_what_they_count(html_text):
     assert "every event of the device" in html_text
     assert html_text.count("one program's events") >= 2  # the sentence and a table row
     assert "a program's burst can lie inside its device's burst" in html_text
+
+
+def test_sample_column_note_does_not_ask_for_an_export(dossier):
+    manifest = json.loads((dossier / "manifest.json").read_text())
+    (record,) = [r for r in manifest["queries"] if r["id"] == "process-events"]
+    (note,) = record["warnings"]
+    assert note.startswith("DeviceProcessEvents lacks ProcessVersionInfoProductVersion, ")
+    assert note.endswith("the bundled sample does not have the columns.")
