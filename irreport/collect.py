@@ -141,17 +141,21 @@ def run_query(source: Source, query: Query, devices: list[str], time_range: Time
     """
     missing = {t: why for t, why in source.unavailable_tables().items() if t in query.tables}
     if missing and len(missing) == len(query.tables):
-        return _not_run(query, NOT_AVAILABLE, "; ".join(f"{t}: {why}" for t, why in missing.items()))
+        return _not_run(query, NOT_AVAILABLE, _reasons(missing))
     result = _run_bound(source, query, devices, time_range, overrides, earlier)
     if missing and result.status == EMPTY:
         # With one of its tables absent, a query's empty result cannot mean "nothing happened"
         # (a join on that table is empty whatever the others hold).
         result.status = NOT_AVAILABLE
-        result.message = "no rows, and " + "; ".join(f"{t}: {why}" for t, why in missing.items())
+        result.message = "no rows, and " + _reasons(missing)
     else:
         result.warnings.extend(f"{t}: {why}" for t, why in missing.items())
     result.warnings.extend(_missing_column_notes(source, query, result))
     return result
+
+
+def _reasons(missing: dict[str, str]) -> str:
+    return "; ".join(f"{table}: {why}" for table, why in missing.items())
 
 
 def _missing_column_notes(source: Source, query: Query, result: QueryResult) -> list[str]:

@@ -94,6 +94,23 @@ def to_text(value: Any) -> str:
     return str(value)
 
 
+def list_text(value: Any) -> str:
+    """Render a list, or a JSON array in a string, as "a, b"; anything else as `to_text` does.
+
+    Sets of names (make_set, AttackTechniques) read better in a sentence or a cell than JSON.
+    """
+    if type(value) is str:
+        if not (value.startswith("[") and value.endswith("]")):
+            return value
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    if isinstance(value, list) and all(isinstance(item, (str, int, float)) for item in value):
+        return ", ".join(str(item) for item in value)
+    return to_text(value)
+
+
 def iso_time(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)

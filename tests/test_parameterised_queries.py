@@ -23,6 +23,7 @@ RUNS = {
 
 @pytest.fixture(scope="module")
 def source():
+    """The sample of this module alone, because a test counts the translations it made."""
     opened = open_sample()
     yield opened
     opened.close()

@@ -6,7 +6,6 @@ and turns each template into a fast function of one row.
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ from importlib import resources
 from string import Formatter
 from typing import Any
 
-from irreport.textsafe import to_text
+from irreport.textsafe import list_text
 
 MAPPING_FILE = "timeline_events.toml"
 TEMPLATE_FIELDS = ("action", "process", "account", "target", "details")
@@ -37,22 +36,7 @@ class _RowText:
         self.row = row
 
     def __getitem__(self, column: str) -> str:
-        return _field_text(self.row.get(column))
-
-
-def _field_text(value: Any) -> str:
-    # A set of names (make_set) reads better in a sentence as "a, b" than as JSON, whether
-    # the source returned a list or the list's JSON text.
-    if type(value) is str:
-        if not (value.startswith("[") and value.endswith("]")):
-            return value
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return value
-    if isinstance(value, list) and all(isinstance(item, (str, int, float)) for item in value):
-        return ", ".join(str(item) for item in value)
-    return to_text(value)
+        return list_text(self.row.get(column))
 
 
 def compile_template(template: str) -> RowText:
@@ -63,7 +47,7 @@ def compile_template(template: str) -> RowText:
     single = _SINGLE_COLUMN.match(template)
     if single:
         column = single.group(1)
-        return lambda row: _field_text(row.get(column))
+        return lambda row: list_text(row.get(column))
     if "{" not in template:
         return lambda row: template
     pieces = list(Formatter().parse(template))
@@ -92,7 +76,7 @@ def _fill_partly(pieces: list[tuple], row: Row) -> str:
     parts: list[str] = []
     previous_empty = False
     for literal, column, _, _ in pieces:
-        value = _field_text(row.get(column)) if column else ""
+        value = list_text(row.get(column)) if column else ""
         field_empty = column is not None and value == ""
         separator_only = literal.strip(_SEPARATORS) == ""
         if not (separator_only and (previous_empty or field_empty)):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import bisect
-import json
 import tempfile
 from collections import Counter
 from datetime import timedelta
@@ -17,9 +16,11 @@ from irreport.analysis.pipeline import Analysis
 from irreport.analysis.settings import DISRUPTION_ADVICE
 from irreport.collect import Collection
 from irreport.plural import counted
-from irreport.render.views import DISPLAY, TableView, cell, result_view, table_view
+from irreport.render.views import (
+    DISPLAY, TableView, cell, result_view, status_note, table_view,
+)
 from irreport.sources import EMPTY
-from irreport.textsafe import iso_time, shorten
+from irreport.textsafe import iso_time, list_text, shorten
 
 MAX_FOCUS = 6
 FINDING_EVIDENCE_ROWS = 10
@@ -203,28 +204,14 @@ def indicators_view(analysis: Analysis) -> TableView:
                      "indicators")
 
 
-def techniques_text(value: Any) -> str:
-    """Return AlertInfo's AttackTechniques, a JSON array in a string, as a comma-separated list."""
-    try:
-        items = json.loads(value) if isinstance(value, str) else value
-    except ValueError:
-        return str(value or "")
-    if isinstance(items, list):
-        return ", ".join(str(i) for i in items)
-    return str(items or "")
-
-
 def alerts_view(analysis: Analysis, collection: Collection) -> TableView:
     rows = [[cell(a.get("time")), cell(a["title"]), cell(a["severity"]), cell(a["category"]),
-             cell(a["source"]), cell(techniques_text(a["techniques"]))]
+             cell(a["source"]), cell(list_text(a["techniques"]))]
             for a in analysis.alerts]
-    view = TableView(["Time", "Title", "Severity", "Category", "Detection source", "Techniques"],
-                     rows, len(rows), "alert-evidence")
-    result = collection.results.get("alert-evidence")
-    if result is not None and not result.ok:
-        # Without this, a query that could not run would read as "no alerts".
-        view.note = f"{result.status}: {result.message}"
-    return view
+    # Without the note, a query that could not run would read as "no alerts".
+    return TableView(["Time", "Title", "Severity", "Category", "Detection source", "Techniques"],
+                     rows, len(rows), "alert-evidence",
+                     note=status_note(collection.results.get("alert-evidence")))
 
 
 def build_context(collection: Collection, analysis: Analysis, meta: dict[str, Any],

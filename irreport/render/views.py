@@ -125,6 +125,12 @@ def result_view(result: QueryResult | None, query_id: str) -> TableView:
         rows = sorted(rows, key=lambda r: r.get(FAILURES_FIRST[query_id]) is not False)
     view = table_view(rows, [c for c in columns if c in result.columns] or None, limit,
                       query_id)
-    if not result.ok:
-        view.note = f"{result.status}: {result.message}"
+    view.note = status_note(result)
     return view
+
+
+def status_note(result: QueryResult | None) -> str:
+    """Return "status: message" for a result that did not complete, else an empty text."""
+    if result is None or result.ok:
+        return ""
+    return f"{result.status}: {result.message}"

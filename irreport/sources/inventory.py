@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from irreport.pack import QueryPack
 from irreport.sources.coercion import quote_name, table_columns
 from irreport.timerange import iso
 
@@ -21,6 +22,7 @@ def describe_source(source) -> dict[str, Any]:
     devices = sorted({d for entry in tables.values() for d in entry["devices"]}, key=str.lower)
     firsts = [entry["first"] for entry in tables.values() if entry["first"]]
     lasts = [entry["last"] for entry in tables.values() if entry["last"]]
+    pack = QueryPack.load()
     return {
         "source": source.label,
         "tables": tables,
@@ -31,33 +33,31 @@ def describe_source(source) -> dict[str, Any]:
         "inferred": dict(sorted(source.inferred.items())),
         "timezone": source.timezone_name,
         "warnings": list(source.warnings),
-        "missing_tables": tables_queries_read(source.unavailable_tables()),
-        "missing_columns": columns_queries_read(source.missing_columns()),
+        "missing_tables": tables_queries_read(pack, source.unavailable_tables()),
+        "missing_columns": columns_queries_read(pack, source.missing_columns()),
     }
 
 
-def tables_queries_read(unavailable: dict[str, str]) -> dict[str, list[str]]:
+def tables_queries_read(pack: QueryPack, unavailable: dict[str, str]) -> dict[str, list[str]]:
     """Return the tables of *unavailable* that pack queries read, with those queries."""
-    from irreport.pack import QueryPack
-
     read: dict[str, list[str]] = {}
-    for query in QueryPack.load():
+    for query in pack:
         for table in query.tables:
             if table in unavailable:
                 read.setdefault(table, []).append(query.id)
     return dict(sorted(read.items()))
 
 
-def columns_queries_read(missing: dict[str, list[str]]) -> dict[str, dict[str, list[str]]]:
+def columns_queries_read(pack: QueryPack,
+                         missing: dict[str, list[str]]) -> dict[str, dict[str, list[str]]]:
     """Return, per table, the missing columns that pack queries read and which queries read them.
 
     A table's other missing columns (version details, newer fields) change no query's rows.
     """
     from irreport.collect import missing_columns_read
-    from irreport.pack import QueryPack
 
     read: dict[str, dict[str, list[str]]] = {}
-    for query in QueryPack.load():
+    for query in pack:
         for table, columns in missing_columns_read(query, missing).items():
             for column in columns:
                 read.setdefault(table, {}).setdefault(column, []).append(query.id)
