@@ -6,9 +6,10 @@
 
 It answers one question: if the process-events rows were already in DuckDB, how long would a
 networkx graph take when SQL does the matching? The sketch keys a process by device, process
-id and creation time in milliseconds, so a parent's key, made from the child's Initiating*
-columns, is the key of the row that created it, or a node of its own when no row did. It has none of irreport's one-second tolerance,
-grandparents or ProcessUniqueId, so its time is a lower bound for that design. Times are the
+id and creation time in milliseconds. A parent's key, made from the child's Initiating*
+columns, is then the key of the row that created it, or a node of its own when no row did.
+The sketch has none of irreport's one-second tolerance, grandparents or ProcessUniqueId, so
+its time is a lower bound for that design. Times are the
 median of --runs runs, split into SQL with the fetch, attribute dicts and networkx storage.
 """
 

@@ -145,7 +145,7 @@ def run_query(source: Source, query: Query, devices: list[str], time_range: Time
     result = _run_bound(source, query, devices, time_range, overrides, earlier)
     if missing and result.status == EMPTY:
         # With one of its tables absent, a query's empty result cannot mean "nothing happened"
-        # (a join on that table is empty whatever the others hold).
+        # (a join on that table is empty whatever the other tables contain).
         result.status = NOT_AVAILABLE
         result.message = "no rows, and " + _reasons(missing)
     else:

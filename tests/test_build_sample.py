@@ -188,7 +188,7 @@ def test_bursts_say_what_they_count(html_text):
     assert "a program's burst can lie inside its device's burst" in html_text
 
 
-def test_sample_column_note_does_not_ask_for_an_export(dossier):
+def test_sample_note_asks_no_export(dossier):
     manifest = json.loads((dossier / "manifest.json").read_text())
     (record,) = [r for r in manifest["queries"] if r["id"] == "process-events"]
     (note,) = record["warnings"]

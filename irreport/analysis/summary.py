@@ -48,7 +48,7 @@ def summarise(findings: list[Finding], devices: list[str],
     first = ordered[0].first_seen
     last = max(f.last_seen or f.first_seen for f in malicious)
     affected_devices = sorted({d for f in malicious for d in f.devices})
-    # Password guessing names every account it tried, which says nothing of which were used.
+    # Password guessing lists every account name it tried, used or not, so it is left out.
     accounts = sorted({a for f in malicious for a in f.accounts if f.rule != "rdp-brute-force"})
     entry = _entry_point(malicious)
     sentences = [

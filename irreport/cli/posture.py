@@ -100,7 +100,7 @@ def _check_groups(groups: list[str]) -> None:
 
 def _check_groups_known(groups: list[str], source) -> None:
     """Reject a group the source has no device in, because its report would be all zeros."""
-    # Live sources cannot list their machine groups without a query; for them the report
+    # Live sources cannot list their machine groups without a query. For them the report
     # names a group that no row matched as a gap, and the command exits 1.
     known = source.known_machine_groups() if hasattr(source, "known_machine_groups") else None
     if not groups or known is None:

@@ -179,7 +179,7 @@ def shown_bursts(analysis: Analysis) -> list:
     return sorted(kept, key=lambda b: (b.start, b.kind, b.device))
 
 
-# What a burst of each kind counts. A program's burst can lie inside its device's burst.
+# Labels of the burst kinds. A program's burst can lie inside its device's burst.
 BURST_KINDS = {"device": "every event of the device", "process": "one program's events"}
 
 
