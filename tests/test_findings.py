@@ -286,6 +286,19 @@ def test_encoded_powershell_reads_bounded_prefix():
     assert rules.decode_powershell(past_limit) is None
 
 
+def test_encoded_powershell_unreadable_payload():
+    nul_script = "A" * 40_000
+    rows = [process("powershell.exe", f"powershell.exe -EncodedCommand {nul_script}", pid=401),
+            process("powershell.exe", "powershell.exe -enc dGVzdA==", pid=402),
+            process("powershell.exe", "powershell.exe -e $payload", pid=403)]
+    [finding] = rules.encoded_powershell(make_collection(process_events=rows))
+    assert [row["ProcessId"] for row in finding.evidence[0].rows] == [401]
+    # The command line is read up to CreateProcess's limit, so the count stops there.
+    readable = rules.MAX_COMMAND_LINE_CHARS - len("powershell.exe -EncodedCommand ")
+    assert finding.facts["scripts"] == [
+        f"({readable} base64 characters that decode to no readable script)"]
+
+
 def test_encoded_powershell_rule_short_forms():
     rows = [process("powershell.exe", "powershell -e SQBFAFgA", pid=301),
             process("pwsh.exe", "pwsh /ec SQBFAFgA", pid=302),
@@ -386,6 +399,9 @@ def test_network_indicators_edges():
                                             ("IP address", "2001:db8::5")],
         "nc.exe 198.51.100.9 4444": [("IP address", "198.51.100.9")],
         "setup.exe --version 5.1.19041.1 --build 1.2.3.4.5": [],
+        "setup.exe --version 1.0.0.1 /server 8.8.4.4": [("IP address", "8.8.4.4")],
+        "Add-Type -AssemblyName 'System.Web, Version=4.0.0.0, Culture=neutral'": [],
+        'agent.exe /ProductVersion:"3.1.0.2"': [],
         "x 999.1.1.1 01.2.3.4 v1.2.3.4": [],
         "mstsc /v:10.0.4.21 & ping 127.0.0.1": [],
         "http://$server/a http://[bad/x file://c/x": [("URL", "http://$server/a")],

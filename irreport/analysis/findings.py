@@ -472,6 +472,9 @@ DECODED_SCRIPT_CHARS = 400
 # CreateProcess takes at most 32,767 characters of command line, so text past that limit was
 # never part of a real one. The encoded-PowerShell rule and indicator extraction read no further.
 MAX_COMMAND_LINE_CHARS = 32767
+# An -EncodedCommand argument this long that decodes to no script is still reported; 24 base64
+# characters carry 9 UTF-16 characters, a short cmdlet call.
+MIN_UNREADABLE_PAYLOAD_CHARS = 24
 # PowerShell 7 (CommandLineParameterParser.cs) starts a switch with "-", "/" or one of the
 # Unicode dashes, and takes a second dash after the first as in "--enc".
 _SWITCH_STARTS = "-/\u2013\u2014\u2015"
@@ -525,13 +528,8 @@ def decode_powershell(command_line: str) -> str | None:
     returns None, and so does one whose text holds no ASCII letter (base64 of UTF-8 text reads
     as CJK characters), because such text cannot name a PowerShell keyword or cmdlet.
     """
-    argument = encoded_command_argument(command_line or "")
-    if argument is None:
-        return None
-    # A quoted argument may contain space, tab, CR or LF, which .NET's Convert.FromBase64String
-    # skips.
-    payload = argument.translate(_BASE64_WHITE_SPACE)
-    if not _BASE64.fullmatch(payload):
+    payload = _encoded_payload(command_line)
+    if payload is None:
         return None
     try:
         raw = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
@@ -542,6 +540,30 @@ def decode_powershell(command_line: str) -> str | None:
     return script if _ASCII_LETTER.search(script) else None
 
 
+def _encoded_payload(command_line: str) -> str | None:
+    """Return the base64 argument of -EncodedCommand without white space, or None."""
+    argument = encoded_command_argument(command_line or "")
+    if argument is None:
+        return None
+    # A quoted argument may contain space, tab, CR or LF, which .NET's Convert.FromBase64String
+    # skips.
+    payload = argument.translate(_BASE64_WHITE_SPACE)
+    return payload if _BASE64.fullmatch(payload) else None
+
+
+def _unreadable_payload_note(command_line: str) -> str | None:
+    """Describe a long base64 argument of -EncodedCommand that decodes to no script, else None.
+
+    A payload of NULs, one that is not UTF-16 text, or one cut short by the export all look
+    like this, and each hides what ran as much as a readable script does. Short arguments
+    are left out, because a script's own "-e value" can be a few base64 letters by chance.
+    """
+    payload = _encoded_payload(command_line)
+    if payload is None or len(payload) < MIN_UNREADABLE_PAYLOAD_CHARS:
+        return None
+    return f"({counted(len(payload), 'base64 character')} that decode to no readable script)"
+
+
 @rule
 def encoded_powershell(collection: Collection) -> list[Finding]:
     """Find PowerShell started with an encoded command, and decode it."""
@@ -549,7 +571,10 @@ def encoded_powershell(collection: Collection) -> list[Finding]:
     for row in collection.rows("process-events"):
         if _lower(row.get("FileName")) not in ("powershell.exe", "pwsh.exe"):
             continue
-        script = decode_powershell(row.get("ProcessCommandLine") or "")
+        command_line = row.get("ProcessCommandLine") or ""
+        script = decode_powershell(command_line)
+        if script is None:
+            script = _unreadable_payload_note(command_line)
         if script is not None:
             decoded.append((row, script))
     if not decoded:
