@@ -37,6 +37,10 @@ CONTEXT_COMMAND_CHARS = 160
 _URL = re.compile(r"(?i)\b(?:https?|ftp)://[^\s\"'`<>;|]+")
 _URL_TRAILING = ".,;:!?)}'"
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
+# Four dotted numbers right after "version" are a version, as in .NET's "Version=4.0.0.0" or an
+# installer's "--version 1.0.0.1", and many such values are also public addresses.
+_VERSION_BEFORE = re.compile(r"(?i)version\s*[:=]?\s*[\"']?$")
+_VERSION_LOOKBACK_CHARS = 16
 _DOMAIN_LABEL = re.compile(r"[\w-]{1,63}")
 POWERSHELL = {"powershell.exe", "pwsh.exe"}
 
@@ -261,7 +265,9 @@ def _candidates(text: str):
             yield "Domain", host
     for match in _IPV4.finditer(scanned):
         address = match.group()
-        if match.end() != cut_at and _is_ip(address) and is_internet_address(address):
+        before = scanned[max(0, match.start() - _VERSION_LOOKBACK_CHARS):match.start()]
+        if (match.end() != cut_at and _is_ip(address) and is_internet_address(address)
+                and not _VERSION_BEFORE.search(before)):
             yield "IP address", address
 
 
