@@ -189,7 +189,9 @@ def _execute(con, sql: str, params: dict) -> None:
 # Each new process is row i. Rows -services to -1 are long-lived service processes started
 # three days before the data, and row -services-1 is services.exe, their parent. A parent is
 # a service (three in ten) or one of the 2,000 processes before it, so parents exist before
-# their children.
+# their children. Process ids step through 16,000 values by a stride coprime with 16,000, so an
+# id comes back only after the other 15,999. irreport takes two creations of one id within a
+# second as one process, and here no id is reused that soon.
 _PROCESSES_SQL = """
 CREATE OR REPLACE TABLE procs AS
 WITH numbered AS (
@@ -197,7 +199,7 @@ WITH numbered AS (
 )
 SELECT i,
     CASE WHEN i < 0 THEN 400 + 4 * (i + $services)
-         ELSE 4 * (1 + CAST((h >> 8) % 16000 AS BIGINT)) END AS pid,
+         ELSE 4 * (1 + CAST((i * 7919) % 16000 AS BIGINT)) END AS pid,
     CASE WHEN i < 0 THEN $start - INTERVAL 3 DAY + to_microseconds(1000 * (i + $services + 1) + 1)
          ELSE $start + to_microseconds(CAST(i * $span // $n AS BIGINT) + CAST(h % 997 AS BIGINT)) END
         AS created,
