@@ -13,6 +13,7 @@ from irreport.analysis.process_graph import (
     attachments_of, build_process_graph, focused_subgraph, mark_from_alert_evidence,
     mark_processes, write_graph,
 )
+from irreport.analysis.process_identity import ProcessIndex, instant_text
 from irreport.analysis.process_tree import process_tree
 
 T0 = datetime(2026, 12, 2, 14, 42, 5, 120000, tzinfo=timezone.utc)
@@ -72,6 +73,30 @@ def test_initiating_process_becomes_node_with_grandparent():
     assert graph.has_edge(names["cmd.exe"], names["whoami.exe"])
     assert graph.nodes[names["cmd.exe"]]["seen_created"] is False
     assert graph.nodes[names["explorer.exe"]]["created"] == "2026-12-02T14:33:45.120Z"
+
+
+@pytest.mark.parametrize("moment", [
+    T0, T0.replace(microsecond=0), T0.replace(microsecond=999_999),
+    datetime(1969, 12, 31, 23, 59, 59, 1000, tzinfo=timezone.utc),
+    datetime(2026, 12, 31, 23, 59, 59, 999_500, tzinfo=timezone.utc),
+])
+def test_instant_text_cuts_to_milliseconds(moment):
+    expected = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert instant_text(moment) == expected
+
+
+def test_index_nearest_creation_within_tolerance():
+    index = ProcessIndex()
+    first = index.key_for(DEVICE, None, 500, seconds(0))
+    later = index.key_for(DEVICE, None, 500, seconds(1.8))
+    assert first != later
+    assert index.key_for(DEVICE, None, 500, seconds(0.7)) == first
+    assert index.key_for(DEVICE, None, 500, seconds(1.2)) == later
+    assert index.key_for(DEVICE, None, 500, seconds(1.8)) == later
+    assert index.key_for(DEVICE, None, 504, seconds(0)) not in (first, later)
+    assert index.find(DEVICE, 500, seconds(-1.1)) is None
+    assert index.latest_before(DEVICE, 500, seconds(1)) == first
+    assert index.latest_before(DEVICE, 500, seconds(60)) == later
 
 
 def test_unique_id_beats_pid_and_time():
