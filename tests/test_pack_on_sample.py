@@ -171,6 +171,26 @@ def test_lateral_movement_to_file_server(collection):
     assert rows[0]["RemotePort"] == 3389
 
 
+def test_lateral_movement_lists_each_connection_once(collection):
+    rows = collection.rows("lateral-movement")
+    connections = [(r["ConnectionTime"], r["TargetIP"], r["RemotePort"]) for r in rows]
+    assert len(connections) == len(set(connections))
+    # Every remote-access connection in the sample led to a logon on srv-files01.
+    assert {r["TargetDevice"] for r in rows} == {"srv-files01"}
+
+
+def test_lateral_movement_keeps_connection_without_logon(pack, sample_source):
+    # The RDP logon came 10 s after its connection, the SMB ones within a second.
+    shorter = collect(pack, sample_source, DEVICES, sample_source.default_range(),
+                      {"MaxDelaySeconds": 5}, only=["lateral-movement"])
+    rows = shorter.rows("lateral-movement")
+    rdp = [r for r in rows if r["RemotePort"] == 3389]
+    assert len(rdp) == 1
+    assert (rdp[0]["TargetDevice"], rdp[0]["AccountName"], rdp[0]["LogonType"]) == ("", "", "")
+    assert rdp[0]["LogonTime"] is None
+    assert all(r["TargetDevice"] == "srv-files01" for r in rows if r["RemotePort"] == 445)
+
+
 def test_alert_evidence_has_nineteen_alerts(fleet_collection):
     rows = fleet_collection.rows("alert-evidence")
     titles = {r["Title"] for r in rows}

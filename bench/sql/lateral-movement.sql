@@ -13,22 +13,23 @@ target_logons AS (
     FROM DeviceLogonEvents
     WHERE "Timestamp" BETWEEN $StartTime::TIMESTAMP AND $EndTime::TIMESTAMP AND ActionType = 'LogonSuccess' AND RemoteIP <> ''
 ),
--- Every connection pairs with every logon from its address, and a pair that fails the
--- delay or logon type test keeps the connection with blank logon columns, as the pack does.
-pairs AS (
-    SELECT o.*, t.LogonTime, t.TargetDevice, t.AccountName, t.LogonType,
-        coalesce(date_diff('second', o.ConnectionTime, t.LogonTime) BETWEEN 0 AND $MaxDelaySeconds
-            AND t.LogonType = CASE WHEN o.RemotePort = 3389 THEN 'RemoteInteractive' ELSE 'Network' END,
-            false) AS matched
-    FROM outbound o LEFT JOIN target_logons t ON t.SourceIP = o.SourceIP
+-- The logons each connection led to: from its address, within the delay, of the type its
+-- port ends in.
+linked AS (
+    SELECT o.ConnectionTime, o.SourceDevice, o.TargetIP, o.RemotePort, t.TargetDevice,
+        t.AccountName, t.LogonType, min(t.LogonTime) AS LogonTime
+    FROM outbound o JOIN target_logons t ON t.SourceIP = o.SourceIP
+    WHERE date_diff('second', o.ConnectionTime, t.LogonTime) BETWEEN 0 AND $MaxDelaySeconds
+        AND t.LogonType = CASE WHEN o.RemotePort = 3389 THEN 'RemoteInteractive' ELSE 'Network' END
+    GROUP BY ALL
 )
-SELECT ConnectionTime, SourceDevice, SourceIP, TargetIP, RemotePort, InitiatingProcessFileName,
-    InitiatingProcessCommandLine, InitiatingProcessId, InitiatingProcessCreationTime,
-    InitiatingProcessAccountName,
-    CASE WHEN matched THEN TargetDevice ELSE '' END AS TargetDevice,
-    CASE WHEN matched THEN AccountName ELSE '' END AS AccountName,
-    CASE WHEN matched THEN LogonType ELSE '' END AS LogonType,
-    min(CASE WHEN matched THEN LogonTime END) AS LogonTime
-FROM pairs
+SELECT o.ConnectionTime, o.SourceDevice, o.SourceIP, o.TargetIP, o.RemotePort,
+    o.InitiatingProcessFileName, o.InitiatingProcessCommandLine, o.InitiatingProcessId,
+    o.InitiatingProcessCreationTime, o.InitiatingProcessAccountName,
+    coalesce(l.TargetDevice, '') AS TargetDevice, coalesce(l.AccountName, '') AS AccountName,
+    coalesce(l.LogonType, '') AS LogonType, min(l.LogonTime) AS LogonTime
+FROM outbound o LEFT JOIN linked l
+    ON l.ConnectionTime = o.ConnectionTime AND l.SourceDevice = o.SourceDevice
+    AND l.TargetIP = o.TargetIP AND l.RemotePort = o.RemotePort
 GROUP BY ALL
-ORDER BY ConnectionTime
+ORDER BY o.ConnectionTime
