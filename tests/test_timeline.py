@@ -196,12 +196,18 @@ def test_template_empty_without_its_values():
                     "LogonType": "Network"}) == "logon on srv-files01 as admin1 Network"
 
 
-def test_sample_connections_without_logon_say_nothing_of_one(sample_events):
-    connections = [e for e in sample_events if e.category == "connection to another device"]
-    with_logon = [e for e in connections if e.details.startswith("logon on ")]
-    assert with_logon
-    assert len(with_logon) < len(connections)
-    assert all(e.details == "" for e in connections if e not in with_logon)
+def test_connection_without_logon_says_nothing_of_one():
+    connection = {"ConnectionTime": at(0), "SourceDevice": "host1", "SourceIP": "10.0.4.13",
+                  "TargetIP": "10.0.4.21", "RemotePort": 445, "InitiatingProcessFileName": "System",
+                  "InitiatingProcessAccountName": "system"}
+    linked = {**connection, "ConnectionTime": at(60), "TargetDevice": "srv-files01",
+              "AccountName": "admin1", "LogonType": "Network", "LogonTime": at(60.04)}
+    unlinked = {**connection, "TargetDevice": "", "AccountName": "", "LogonType": "",
+                "LogonTime": None}
+    events = build_timeline(RowsOnly(lateral_movement=[unlinked, linked]))
+    assert [e.category for e in events] == ["connection to another device"] * 2
+    assert events[0].details == ""
+    assert events[1].details == "logon on srv-files01 as admin1 Network"
 
 
 def test_template_joins_a_list_of_names():
@@ -231,3 +237,23 @@ def test_template_reads_a_json_list_text():
     assert details(row) == "High severity, EDR, Brute Force (T1110), Valid Accounts (T1078)"
     row["AttackTechniques"] = "[not json"
     assert details(row) == "High severity, EDR, [not json"
+
+
+def test_timeline_device_column_for_several_devices():
+    from types import SimpleNamespace
+
+    from irreport.render.context import timeline_view
+
+    moment = datetime(2026, 12, 2, 14, 42, tzinfo=timezone.utc)
+    events = [TimelineEvent(moment, device, "DeviceProcessEvents", "process", "ProcessCreated",
+                            "cmd.exe", "corp\\user1", "whoami.exe", "whoami /all", "process-events")
+              for device in ("host1", "host2")]
+    analysis = SimpleNamespace(timeline=events, findings=[], alerts=[])
+
+    single, _ = timeline_view(analysis, ["host1"])
+    assert "Device" not in single.columns
+    assert [cell.text for cell in single.rows[0]][:2] == ["2026-12-02 14:42:00Z", "process"]
+
+    several, _ = timeline_view(analysis, ["host1", "host2"])
+    assert several.columns[1] == "Device"
+    assert [row[1].text for row in several.rows] == ["host1", "host2"]

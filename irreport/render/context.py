@@ -134,12 +134,13 @@ def _near(moment, anchors: list, window: timedelta) -> bool:
                for i in (position - 1, position) if 0 <= i < len(anchors))
 
 
-def timeline_view(analysis: Analysis) -> tuple[TableView, int]:
+def timeline_view(analysis: Analysis, devices: list[str]) -> tuple[TableView, int]:
     """Show the events near a finding or alert that a reader needs to follow the attack.
 
     Near means within ten minutes. Routine process, network and file events are kept only
     when an account named by the findings did them, so benign noise around the incident does
-    not crowd out the attacker's steps.
+    not crowd out the attacker's steps. The Device column is left out when the dossier covers
+    one device, which its cover names, so the details get the width.
     """
     events = analysis.timeline
     anchors = _anchors(analysis)
@@ -155,11 +156,15 @@ def timeline_view(analysis: Analysis) -> tuple[TableView, int]:
 
     chosen = [e for e in events if relevant(e)] if anchors else events
     chosen = chosen[:TIMELINE_ROWS]
+    columns = ["Time", "Device", "Category", "Action", "Process", "Account", "Target", "Details"]
     rows = [[cell(e.time), cell(e.device), cell(e.category), cell(e.action),
              cell(e.process), cell(e.account), cell(e.target, 200), cell(e.details, 200)]
             for e in chosen]
-    view = TableView(["Time", "Device", "Category", "Action", "Process", "Account", "Target",
-                      "Details"], rows, len(chosen), "timeline")
+    if len(devices) == 1:
+        columns.pop(1)
+        for row in rows:
+            row.pop(1)
+    view = TableView(columns, rows, len(chosen), "timeline")
     return view, len(events) - len(chosen)
 
 
@@ -224,7 +229,7 @@ def build_context(collection: Collection, analysis: Analysis, meta: dict[str, An
     chart = images / "timeline.png"
     bursts = shown_bursts(analysis)
     timeline_chart(analysis.timeline, chart, bursts=bursts)
-    timeline_table, timeline_more = timeline_view(analysis)
+    timeline_table, timeline_more = timeline_view(analysis, collection.devices)
     severities = Counter(f.severity for f in analysis.findings)
     malicious = Counter(r.get("Category") for r in collection.rows("malicious-activity"))
     review = analysis.review
