@@ -15,8 +15,8 @@ from typing import Any
 
 from irreport.collect import Collection, Progress, collect
 from irreport.errors import QueryPackError
-from irreport.evidence import (AtomicFolder, build_manifest, core_hash, query_records, seal,
-                               write_evidence)
+from irreport.evidence import (AtomicFolder, build_manifest, core_hash, evidence_hashes,
+                               query_records, seal, write_evidence)
 from irreport.pack import QueryPack
 from irreport.posture.figures import PostureWeek, posture_week
 from irreport.posture.summary import (SUMMARY_SUFFIX, Change, build_summary, compare,
@@ -176,8 +176,9 @@ def _write_evidence(current: Collection, before: Collection, work: Path,
             both.queries[query_id + suffix] = collection.queries[query_id]
     evidence = work / "evidence"
     files = write_evidence(both, evidence)
-    manifest = build_manifest(both, work, query_records(both, evidence, files),
-                              meta["generated_at"])
+    hashes = evidence_hashes(work)
+    manifest = build_manifest(both, work, query_records(both, evidence, files, hashes),
+                              meta["generated_at"], hashes)
     manifest["report"] = {
         "kind": "posture", "week": meta["week"], "device_groups": meta["device_groups"],
         "week_before": {"start": iso_time(before.time_range.start),
