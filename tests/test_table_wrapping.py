@@ -49,7 +49,8 @@ def test_pieces_split_after_hyphen_before_letter():
 
 def test_pieces_keep_ordinary_words_whole():
     for word in ["testmachine3", "administrator1", "14:42:05.127Z", "powershell.exe",
-                 "2026-12-02", "support_svc"]:
+                 "2026-12-02", "support_svc", "PowerShell", "AnyDesk_setup.exe", "WebClient",
+                 "MsMpEng.exe"]:
         assert word_pieces(word, MAX_WORD_CHARS) == [word]
 
 

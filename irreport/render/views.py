@@ -7,6 +7,7 @@ shown as <U+XXXX>) and cut to a readable length; the full value stays in the evi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -63,8 +64,13 @@ DISPLAY: dict[str, tuple[list[str], int]] = {
                         "InitiatingProcessFileName", "AccountName"], 40),
 }
 
-# Queries whose rows with this column false are shown before the others.
-FAILURES_FIRST = {"secure-configuration": "IsCompliant"}
+# Per query, the rows a reader needs most, which the table shows first, each group in the
+# query's own order. Non-compliant controls come first, and remote control (RDP, WinRM, SSH)
+# comes before SMB, which is daily traffic to a file server.
+SHOWN_FIRST: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "secure-configuration": lambda row: row.get("IsCompliant") is False,
+    "lateral-movement": lambda row: row.get("RemotePort") != 445,
+}
 
 
 @dataclass
@@ -120,9 +126,9 @@ def result_view(result: QueryResult | None, query_id: str) -> TableView:
         return TableView([], [], 0, query_id, note="not run")
     columns, limit = DISPLAY.get(query_id, (result.columns[:8], DEFAULT_ROW_LIMIT))
     rows = result.rows
-    if query_id in FAILURES_FIRST:
-        # A reader needs the non-compliant controls; the compliant ones are in the evidence.
-        rows = sorted(rows, key=lambda r: r.get(FAILURES_FIRST[query_id]) is not False)
+    first = SHOWN_FIRST.get(query_id)
+    if first is not None:
+        rows = sorted(rows, key=lambda row: not first(row))
     view = table_view(rows, [c for c in columns if c in result.columns] or None, limit,
                       query_id)
     view.note = status_note(result)

@@ -11,15 +11,15 @@ from __future__ import annotations
 import re
 
 # Places inside a run of non-space characters where a cell may wrap. They are after a path
-# separator (C:\Windows\, DOMAIN\user, URLs), between a lower-case and an upper-case letter
-# (UserAccountAddedToLocalGroup), before the T of an ISO 8601 time (2026-12-02T14:42:05Z) and
-# after a hyphen before a letter. Unicode line breaking allows that last break anyway, but
-# none after the hyphens of 2026-12-02.
-WRAP_POINT = re.compile(r"(?<=[\\/])(?=\S)|(?<=[a-z])(?=[A-Z])|(?<=\d)(?=T\d\d:)"
-                        r"|(?<=-)(?=[^\W\d_])")
-# Further wrap points for a piece too long to keep whole: after punctuation that separates the
-# parts of a file, host or list name (systeminfo.exe, update-check.example.net, a,b).
-LONG_PIECE_WRAP_POINT = re.compile(r"(?<=[.,:;=_])(?=[^.,:;=_])")
+# separator (C:\Windows\, DOMAIN\user, URLs), before the T of an ISO 8601 time
+# (2026-12-02T14:42:05Z) and after a hyphen before a letter. Unicode line breaking allows that
+# last break anyway, but none after the hyphens of 2026-12-02.
+WRAP_POINT = re.compile(r"(?<=[\\/])(?=\S)|(?<=\d)(?=T\d\d:)|(?<=-)(?=[^\W\d_])")
+# Further wrap points for a piece too long to keep whole: between a lower-case and an upper-case
+# letter (UserAccountAddedToLocalGroup), and after punctuation that separates the parts of a
+# file, host or list name (systeminfo.exe, update-check.example.net, a,b). Names such as
+# PowerShell or AnyDesk are short enough to stay whole.
+LONG_PIECE_WRAP_POINT = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[.,:;=_])(?=[^.,:;=_])")
 # The maximum length of a piece between wrap points that a table keeps on one line. A longer
 # piece wraps at LONG_PIECE_WRAP_POINT, and a part still too long (a hash, an encoded command)
 # every LONG_PIECE_CHUNK characters.

@@ -1,0 +1,33 @@
+"""Which rows of a query result the dossier's tables show first."""
+
+from __future__ import annotations
+
+from irreport.render.views import result_view
+from irreport.sources import QueryResult
+
+
+def test_lateral_movement_shows_remote_control_first():
+    columns = ["ConnectionTime", "SourceDevice", "TargetIP", "RemotePort"]
+    rows = [{"ConnectionTime": f"2026-12-02T10:{minute:02d}:00Z", "SourceDevice": "host1",
+             "TargetIP": "10.0.4.21", "RemotePort": port}
+            for minute, port in enumerate([445] * 40 + [3389, 445, 5985])]
+    view = result_view(QueryResult("lateral-movement", columns=columns, rows=rows),
+                       "lateral-movement")
+
+    shown_ports = [int(row[3].text) for row in view.rows]
+    assert shown_ports[:2] == [3389, 5985]
+    assert set(shown_ports[2:]) == {445}
+    # Within each group the query's time order stays.
+    assert [row[0].text for row in view.rows[:2]] == ["2026-12-02T10:40:00Z", "2026-12-02T10:42:00Z"]
+    assert view.more == len(rows) - len(view.rows)
+
+
+def test_secure_configuration_shows_failures_first():
+    columns = ["DeviceName", "ConfigurationId", "IsCompliant"]
+    rows = [{"DeviceName": "host1", "ConfigurationId": f"scid-{n}", "IsCompliant": n != 7}
+            for n in range(30)]
+    view = result_view(QueryResult("secure-configuration", columns=columns, rows=rows),
+                       "secure-configuration")
+
+    assert view.rows[0][1].text == "scid-7"
+    assert view.rows[0][2].text == "False"
