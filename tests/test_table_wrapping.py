@@ -37,6 +37,12 @@ def test_pieces_split_camel_case():
         "User", "Account", "Added", "To", "Local", "Group"]
 
 
+def test_pieces_split_camel_case_of_headers():
+    assert word_pieces("DeviceName", MAX_WORD_CHARS, camel_case_chars=0) == ["Device", "Name"]
+    assert word_pieces("DeviceName", MAX_WORD_CHARS) == ["DeviceName"]
+    assert word_pieces("ConnectionSuccess", MAX_WORD_CHARS) == ["Connection", "Success"]
+
+
 def test_pieces_split_iso_time_before_t():
     assert word_pieces("2026-12-02T14:42:05.589Z", MAX_WORD_CHARS) == [
         "2026-12-02", "T14:42:05.589Z"]

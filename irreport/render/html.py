@@ -12,7 +12,7 @@ import markupsafe
 
 from irreport.plural import counted, pluralize
 from irreport.render.views import CELL_LIMIT
-from irreport.render.wrapping import word_pieces
+from irreport.render.wrapping import MAX_CAMEL_CASE_CHARS, word_pieces
 from irreport.textsafe import shorten, visible
 
 _WHITE_SPACE = re.compile(r"(\s+)")
@@ -32,19 +32,22 @@ def visible_text(value: Any, limit: int = CELL_LIMIT) -> str:
     return shorten(visible(value), limit)[0]
 
 
-def with_wrap_points(value: Any, word_limit: int) -> markupsafe.Markup:
+def with_wrap_points(value: Any, word_limit: int, header: bool = False) -> markupsafe.Markup:
     """Template filter: escape a table cell's text and mark where a narrow column may wrap it.
 
-    A <wbr> goes between the pieces that `word_pieces` returns for *word_limit*. The result
-    is markup, which `show_hidden` leaves alone, so hidden characters are made visible here.
+    A <wbr> goes between the pieces that `word_pieces` returns for *word_limit*; a *header*
+    also wraps between the words of every CamelCase name. The result is markup, which
+    `show_hidden` leaves alone, so hidden characters are made visible here.
     """
+    camel_case_chars = 0 if header else MAX_CAMEL_CASE_CHARS
     parts = []
     for part in _WHITE_SPACE.split(visible(value, keep_breaks=True)):
         if not part or part.isspace():
             parts.append(markupsafe.escape(part))
         else:
             parts.append(_WRAP_OPPORTUNITY.join(markupsafe.escape(piece)
-                                                for piece in word_pieces(part, word_limit)))
+                                                for piece in word_pieces(part, word_limit,
+                                                                        camel_case_chars)))
     return markupsafe.Markup("").join(parts)
 
 

@@ -15,11 +15,15 @@ import re
 # (2026-12-02T14:42:05Z) and after a hyphen before a letter. Unicode line breaking allows that
 # last break anyway, but none after the hyphens of 2026-12-02.
 WRAP_POINT = re.compile(r"(?<=[\\/])(?=\S)|(?<=\d)(?=T\d\d:)|(?<=-)(?=[^\W\d_])")
-# Further wrap points for a piece too long to keep whole: between a lower-case and an upper-case
-# letter (UserAccountAddedToLocalGroup), and after punctuation that separates the parts of a
-# file, host or list name (systeminfo.exe, update-check.example.net, a,b). Names such as
-# PowerShell or AnyDesk are short enough to stay whole.
-LONG_PIECE_WRAP_POINT = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[.,:;=_])(?=[^.,:;=_])")
+# Further wrap points for a piece too long to keep whole: after punctuation that separates the
+# parts of a file, host or list name (systeminfo.exe, update-check.example.net, a,b), then
+# between a lower-case and an upper-case letter.
+LONG_PIECE_WRAP_POINT = re.compile(r"(?<=[.,:;=_])(?=[^.,:;=_])")
+CAMEL_CASE_WRAP_POINT = re.compile(r"(?<=[a-z])(?=[A-Z])")
+# A name of letters and digits longer than this wraps between its words even when it would fit
+# (ConnectionSuccess, UserAccountAddedToLocalGroup), as Defender's action types and column names
+# fill narrow columns. Shorter ones such as PowerShell or WebClient stay whole.
+MAX_CAMEL_CASE_CHARS = 10
 # The maximum length of a piece between wrap points that a table keeps on one line. A longer
 # piece wraps at LONG_PIECE_WRAP_POINT, and a part still too long (a hash, an encoded command)
 # every LONG_PIECE_CHUNK characters.
@@ -43,25 +47,34 @@ BOLD_FACTOR = 1.13
 NARROW_CHARACTERS = frozenset(".,:;'!|()[]\\/-")
 
 
-def word_pieces(word: str, limit: int) -> list[str]:
+def word_pieces(word: str, limit: int, camel_case_chars: int = MAX_CAMEL_CASE_CHARS) -> list[str]:
     """Split *word*, text without white space, into the pieces that a line keeps whole.
 
     The word is split at WRAP_POINT. A piece longer than *limit* is split again at
-    LONG_PIECE_WRAP_POINT, and a part still longer into chunks of LONG_PIECE_CHUNK characters,
-    or of *limit* when that is smaller.
+    LONG_PIECE_WRAP_POINT, and so is a name of letters and digits longer than
+    *camel_case_chars* at CAMEL_CASE_WRAP_POINT. Column headers pass 0, so DeviceName wraps as
+    Device Name. A part still longer than *limit* is cut into chunks of
+    LONG_PIECE_CHUNK characters, or of *limit* when that is smaller.
     """
     chunk = min(LONG_PIECE_CHUNK, limit)
     pieces = []
     for piece in WRAP_POINT.split(word):
-        if len(piece) <= limit:
+        if len(piece) <= limit and not _long_name(piece, camel_case_chars):
             pieces.append(piece)
             continue
         for part in LONG_PIECE_WRAP_POINT.split(piece):
-            if len(part) <= limit:
-                pieces.append(part)
-            else:
-                pieces.extend(part[i:i + chunk] for i in range(0, len(part), chunk))
+            long_name = len(part) > limit or _long_name(part, camel_case_chars)
+            words = CAMEL_CASE_WRAP_POINT.split(part) if long_name else [part]
+            for name in words:
+                if len(name) <= limit:
+                    pieces.append(name)
+                else:
+                    pieces.extend(name[i:i + chunk] for i in range(0, len(name), chunk))
     return [piece for piece in pieces if piece]
+
+
+def _long_name(piece: str, camel_case_chars: int) -> bool:
+    return len(piece) > camel_case_chars and piece.isalnum()
 
 
 def word_limit(columns: list[str], rows: list[list[str]]) -> int:
@@ -84,7 +97,7 @@ def word_limit(columns: list[str], rows: list[list[str]]) -> int:
 
 def _narrowest_em(columns: list[tuple[set[str], set[str]]], limit: int) -> float:
     """Return the estimated width in em of a table with each column at its narrowest."""
-    return sum(max(_widest_em(header, limit) * BOLD_FACTOR, _widest_em(cells, limit))
+    return sum(max(_widest_em(header, limit, 0) * BOLD_FACTOR, _widest_em(cells, limit))
                for header, cells in columns)
 
 
@@ -94,9 +107,11 @@ def _unbroken(*texts: str) -> set[str]:
             for piece in WRAP_POINT.split(word) if piece}
 
 
-def _widest_em(pieces: set[str], limit: int) -> float:
+def _widest_em(pieces: set[str], limit: int,
+               camel_case_chars: int = MAX_CAMEL_CASE_CHARS) -> float:
     """Return the estimated width in em of the widest of *pieces* once split for *limit*."""
-    return max((_estimated_width_em(p) for piece in pieces for p in word_pieces(piece, limit)),
+    return max((_estimated_width_em(p) for piece in pieces
+                for p in word_pieces(piece, limit, camel_case_chars)),
                default=0.0)
 
 
