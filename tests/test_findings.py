@@ -167,6 +167,24 @@ def test_indicators_and_actions_from_findings():
     assert "Block the attacker's addresses" in titles
 
 
+def test_indicator_first_seen_is_earliest_row():
+    sha1 = "9a8b7c6d5e4f30211203f4e5d6c7b8a9f0e1d2c3"
+    alert = {"AlertTime": T0 + timedelta(hours=1), "Title": "Suspicious file", "EntityType": "File",
+             "FileName": "odupdate.exe", "FolderPath": r"C:\Users\Public\odupdate.exe",
+             "SHA1": sha1}
+    created = {"Timestamp": T0, "DeviceName": "testmachine3", "ActionType": "FileCreated",
+               "FileName": "ODUPDATE.EXE", "SHA1": sha1}
+    other = {"Timestamp": T0 - timedelta(hours=1), "DeviceName": "testmachine3",
+             "ActionType": "FileCreated", "FileName": "notepad.exe", "SHA1": "ab" * 20}
+    collection = make_collection(alert_evidence=[alert], file_analysis=[other, created])
+
+    found = {(i.kind, i.value): i for i in extract_indicators([], collection)}
+
+    assert found[("File", "odupdate.exe")].first_seen == T0
+    assert found[("SHA1", sha1)].first_seen == T0
+    assert ("File", "notepad.exe") not in found
+
+
 def test_summary_without_findings_says_so():
     summary = summarise([], ["testmachine3"])
     assert summary.first_malicious is None

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from irreport.analysis.findings import (MAX_COMMAND_LINE_CHARS, USER_WRITABLE, decode_powershell,
                                         is_internet_address)
+from irreport.analysis.event_mapping import as_utc
 from irreport.analysis.model import Finding, Indicator
 from irreport.collect import Collection
 from irreport.textsafe import shorten
@@ -44,6 +45,13 @@ _VERSION_LOOKBACK_CHARS = 16
 _DOMAIN_LABEL = re.compile(r"[\w-]{1,63}")
 POWERSHELL = {"powershell.exe", "pwsh.exe"}
 
+
+# Columns of any query's rows that name an indicator, with its kind. The time of a row is in
+# the first of _SIGHTING_TIMES that its query has: an aggregate's FirstSeen, an event's
+# Timestamp.
+_SIGHTING_COLUMNS = {"RemoteIP": "IP address", "SHA1": "SHA1", "FileName": "File",
+                     "PreviousFileName": "File", "RemoteUrl": "URL"}
+_SIGHTING_TIMES = ("FirstSeen", "Timestamp", "ConnectionTime", "AlertTime")
 
 # The <Command> and <Arguments> elements of a scheduled task's XML (Task Scheduler schema).
 _TASK_ACTION = re.compile(r"<(Command|Arguments)>([^<]*)</\1>", re.IGNORECASE)
@@ -97,7 +105,31 @@ def extract_indicators(findings: list[Finding], collection: Collection) -> list[
         _from_finding(table, finding)
     for row in collection.rows("alert-evidence"):
         _from_alert_row(table, row)
+    _date_by_earliest_row(table, collection)
     return table.sorted()
+
+
+def _date_by_earliest_row(table: _Table, collection: Collection) -> None:
+    """Set each indicator's first sighting to the earliest collected row that names it.
+
+    A finding or an alert dates an indicator by the event it is about, which often comes long
+    after the file was written or the address first connected.
+    """
+    for result in collection.results.values():
+        columns = [(column, kind) for column, kind in _SIGHTING_COLUMNS.items()
+                   if column in result.columns]
+        time_column = next((c for c in _SIGHTING_TIMES if c in result.columns), None)
+        if not columns or time_column is None:
+            continue
+        for row in result.rows:
+            for column, kind in columns:
+                value = row.get(column)
+                if not value or len(str(value)) > MAX_URL_CHARS:
+                    continue
+                item = table.items.get((kind, str(value).strip().lower()))
+                when = as_utc(row.get(time_column)) if item else None
+                if when and (item.first_seen is None or when < as_utc(item.first_seen)):
+                    item.first_seen = when
 
 
 def _from_finding(table: _Table, finding: Finding) -> None:
