@@ -257,3 +257,44 @@ def test_timeline_device_column_for_several_devices():
     several, _ = timeline_view(analysis, ["host1", "host2"])
     assert several.columns[1] == "Device"
     assert [row[1].text for row in several.rows] == ["host1", "host2"]
+
+
+def test_powershell_command_line_shown_by_process_event():
+    command = "powershell.exe -NoProfile -Command Get-Date"
+    created = {"Timestamp": at(0), "DeviceName": "host1", "ActionType": "ProcessCreated",
+               "FileName": "powershell.exe", "ProcessCommandLine": command,
+               "InitiatingProcessFileName": "cmd.exe", "AccountName": "user1"}
+    command_line = {"Timestamp": at(0), "DeviceName": "host1", "Kind": "Command line",
+                    "Command": command, "AccountName": "user1"}
+    cmdlet = {**command_line, "Timestamp": at(0.5), "Kind": "Command", "Command": "Get-Date"}
+    elsewhere = {**command_line, "DeviceName": "host2"}
+
+    events = build_timeline(RowsOnly(process_events=[created],
+                                     powershell_commands=[command_line, cmdlet, elsewhere]))
+
+    assert [(e.query_id, e.device) for e in events] == [
+        ("process-events", "host1"), ("powershell-commands", "host2"),
+        ("powershell-commands", "host1")]
+    assert events[2].details == "Get-Date"
+
+
+def test_connection_summary_shown_by_lateral_movement():
+    summary = {"FirstSeen": at(0), "LastSeen": at(0), "DeviceName": "host1", "RemoteIP": "10.0.4.21",
+               "RemotePort": 3389, "Connections": 1, "InitiatingProcessFileName": "mstsc.exe"}
+    hop = {"ConnectionTime": at(0), "SourceDevice": "host1", "TargetIP": "10.0.4.21",
+           "RemotePort": 3389, "InitiatingProcessFileName": "mstsc.exe", "TargetDevice": "srv1",
+           "AccountName": "admin1", "LogonType": "RemoteInteractive"}
+    other = {**summary, "InitiatingProcessFileName": "chrome.exe", "RemotePort": 443}
+
+    events = build_timeline(RowsOnly(outbound_connections=[summary, other],
+                                     lateral_movement=[hop]))
+
+    assert sorted((e.category, e.process) for e in events) == [
+        ("connection to another device", "mstsc.exe"), ("network", "chrome.exe")]
+
+
+def test_sample_attack_steps_appear_once(sample_events):
+    for moment in ("2026-12-02T14:46:30+00:00", "2026-12-02T14:49:00+00:00",
+                   "2026-12-02T14:49:21.655000+00:00", "2026-12-02T14:58:31.207000+00:00"):
+        at_moment = [e for e in sample_events if e.time == datetime.fromisoformat(moment)]
+        assert len(at_moment) == 1, [(e.category, e.action) for e in at_moment]

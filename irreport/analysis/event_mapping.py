@@ -115,6 +115,10 @@ class EventSpec:
     alert: bool
     attach: bool
     actor: ActorColumns
+    #: queries whose event at the same time and device, with equal `same` fields, already
+    #: shows this query's event, which the timeline then leaves out
+    shown_by: tuple[str, ...] = ()
+    same: tuple[str, ...] = ()
 
     def selected_rows(self, rows: list[Row]) -> Iterator[Row]:
         """Yield the rows the entry keeps: those matching `where`, one per `one_per` value."""
@@ -160,6 +164,8 @@ def _spec(query_id: str, entry: dict[str, Any], actors: dict[str, ActorColumns])
         alert=bool(entry.get("alert", False)),
         attach=bool(entry.get("attach", False)),
         actor=actors[entry["actor"]],
+        shown_by=tuple(entry.get("shown_by", ())),
+        same=tuple(entry.get("same", ())),
     )
 
 

@@ -100,15 +100,56 @@ def build_timeline(collection, specs: dict[str, EventSpec] | None = None) -> lis
 
     Summary queries (failed logons, connections) give one event at FirstSeen with the count in
     the details; alerts give one event per alert with `alert` set. An event that two queries
-    report alike (same time, device, action, process and target) is kept once. Fleet-wide queries
-    keep only the collection's devices.
+    report alike (same time, device, action, process and target) is kept once, and so is one
+    that a more telling query shows too (`shown_by` in the mapping). Fleet-wide queries keep only
+    the collection's devices.
     """
+    specs = specs or load_specs()
     events: list[TimelineEvent] = []
-    for spec in (specs or load_specs()).values():
+    for spec in specs.values():
         rows = collection.rows(spec.query_id)
         events.extend(_events_of(spec, rows, _device_filter(collection, spec.query_id)))
     events.sort(key=attrgetter("time"))
-    return _without_repeats(events)
+    return _without_shown_elsewhere(_without_repeats(events), specs)
+
+
+def _without_shown_elsewhere(events: list[TimelineEvent],
+                             specs: dict[str, EventSpec]) -> list[TimelineEvent]:
+    """Leave out each event that an event of one of its spec's `shown_by` queries shows.
+
+    *events* are sorted by time, so the candidates are the neighbours with the same time.
+    """
+    checked = {query_id: spec for query_id, spec in specs.items() if spec.shown_by}
+    left_out = set()
+    last = len(events) - 1
+    for index, event in enumerate(events):
+        spec = checked.get(event.query_id)
+        if spec is None:
+            continue
+        # Most events have no neighbour at the same time, so this test spares them the search.
+        alone = ((index == 0 or events[index - 1].time != event.time)
+                 and (index == last or events[index + 1].time != event.time))
+        if not alone and _shown_elsewhere(events, index, spec):
+            left_out.add(index)
+    if not left_out:
+        return events
+    return [event for index, event in enumerate(events) if index not in left_out]
+
+
+def _shown_elsewhere(events: list[TimelineEvent], index: int, spec: EventSpec) -> bool:
+    event = events[index]
+    values = [getattr(event, field) for field in spec.same]
+    if not all(values):
+        return False
+    for step in (-1, 1):
+        other_index = index + step
+        while 0 <= other_index < len(events) and events[other_index].time == event.time:
+            other = events[other_index]
+            if (other.query_id in spec.shown_by and other.device == event.device
+                    and [getattr(other, field) for field in spec.same] == values):
+                return True
+            other_index += step
+    return False
 
 
 def _without_repeats(events: list[TimelineEvent]) -> list[TimelineEvent]:
