@@ -298,3 +298,13 @@ def test_sample_attack_steps_appear_once(sample_events):
                    "2026-12-02T14:49:21.655000+00:00", "2026-12-02T14:58:31.207000+00:00"):
         at_moment = [e for e in sample_events if e.time == datetime.fromisoformat(moment)]
         assert len(at_moment) == 1, [(e.category, e.action) for e in at_moment]
+
+
+def test_sample_successful_logons_in_timeline(sample_events):
+    logons = {e.account: e for e in sample_events if e.query_id == "logons"}
+    assert logons["corp\\svc_qa"].details.startswith("logons: 360, the last at ")
+    assert "corp\\noah.berger" in logons
+    # The attacker's logon shows as the logon after the inbound connection, once.
+    attacker = [e for e in sample_events if e.account == "testmachine3\\administrator1"
+                and e.category == "logon"]
+    assert [e.query_id for e in attacker] == ["inbound-then-logon"]
