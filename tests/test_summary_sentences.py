@@ -32,7 +32,7 @@ def steps_sentence(findings: list[Finding]) -> str:
     return next(s for s in sentences if s.startswith("After that came"))
 
 
-def test_detections_named_once_at_earliest():
+def test_detections_grouped_while_consecutive():
     findings = [
         finding("encoded-powershell", "Encoded PowerShell command", 10),
         detection("AMSI", 11),
@@ -45,9 +45,9 @@ def test_detections_named_once_at_earliest():
     ]
 
     assert steps_sentence(findings) == (
-        "After that came, in order: encoded PowerShell command, Defender detections (AMSI, "
-        "attack surface reduction, antivirus, SmartScreen, Exploit Guard), credential dumping "
-        "from LSASS and hop to another device.")
+        "After that came, in order: encoded PowerShell command, Defender detections (AMSI), "
+        "credential dumping from LSASS, Defender detections (attack surface reduction, "
+        "antivirus, SmartScreen, Exploit Guard) and hop to another device.")
 
 
 def test_detections_group_keeps_time_order():

@@ -77,25 +77,23 @@ def _entry_point(findings: list[Finding]) -> str:
 def _steps(ordered: list[Finding], entry: str) -> list[str]:
     """Name the findings after the entry point once each, in the order of *ordered*.
 
-    Defender's detection findings, one per category, are named together at the place of the
-    earliest of them, such as "Defender detections (AMSI, antivirus)", because a separate
-    "Defender detections: ..." step per category repeats the same words up to five times.
+    Defender's detection findings, one per category, that follow each other are named
+    together, such as "Defender detections (AMSI, antivirus)", because a separate "Defender
+    detections: ..." step per category repeats the same words up to five times. Detections
+    after another step start a new group, so the list stays in time order.
     """
-    steps: list[str] = []
-    categories: list[str] = []
-    detections_at = None
+    steps: list[str | list[str]] = []
     for finding in ordered:
         if finding.rule in ENTRY_RULES[:2] or finding.statement in entry:
             continue
         if finding.rule == DETECTION_RULE:
-            if detections_at is None:
-                detections_at = len(steps)
-            categories.append(_category_name(finding))
+            if not steps or not isinstance(steps[-1], list):
+                steps.append([])
+            steps[-1].append(_category_name(finding))
         elif _lower_first(finding.title) not in steps:
             steps.append(_lower_first(finding.title))
-    if categories:
-        steps.insert(detections_at, f"Defender detections ({', '.join(_unique(categories))})")
-    return steps
+    return [f"Defender detections ({', '.join(_unique(step))})" if isinstance(step, list) else step
+            for step in steps]
 
 
 def _category_name(finding: Finding) -> str:
