@@ -34,3 +34,16 @@ def test_range_without_data_names_covered_range(tmp_path):
     assert "though the source has data for it; check the range" in done.stderr
     assert "(the source's data covers 2026-" in done.stderr
     assert "similar name" not in done.stderr
+
+
+def test_query_run_warns_of_misspelled_device():
+    done = subprocess.run(
+        [sys.executable, "-m", "irreport", "queries", "run", "logons", "--device", "testmachin3",
+         "--device", "testmachine3", "--last", "48h", "--format", "json"],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert ("warning: the source has no data for device 'testmachin3'; check the name "
+            "(devices with a similar name: testmachine3)") in done.stderr
+    assert "'testmachine3'" not in done.stderr
+    # The rows of the device that exists are still printed.
+    assert json.loads(done.stdout)

@@ -123,9 +123,13 @@ def run_query(
     try:
         time_range = time_range_for(source, start, end, last)
         collection = collect(pack, source, devices, time_range, overrides, only=[query_id])
+        known = source.known_devices() if hasattr(source, "known_devices") else None
     finally:
         source.close()
     result = collection.results[query.id]
+    unknown = unknown_device_warnings(devices, known)
+    for warning in unknown:
+        typer.echo(f"warning: {warning}", err=True)
     if output_format == "csv":
         write_csv(result, sys.stdout)
     elif output_format == "json":
@@ -136,9 +140,34 @@ def run_query(
     if not result.ok:
         typer.echo(f"error: query {query.id} {result.status}: {result.message}", err=True)
         raise typer.Exit(1)
+    if unknown:
+        raise typer.Exit(1)
 
 
 @queries_app.command("check")
+def unknown_device_warnings(devices: list[str], known: list[str] | None) -> list[str]:
+    """Return a warning for each requested device that the source has no data for.
+
+    A misspelled device matches nothing, and its empty result would read as a quiet device.
+    Only a source that can list its devices (an export) can tell.
+    """
+    import difflib
+
+    if known is None:
+        return []
+    names = {name.lower() for name in known} | {name.lower().split(".")[0] for name in known}
+    warnings = []
+    for device in devices:
+        if device.lower() in names:
+            continue
+        warning = f"the source has no data for device {device!r}; check the name"
+        close = difflib.get_close_matches(device.lower(), sorted(names), n=3)
+        if close:
+            warning += f" (devices with a similar name: {', '.join(close)})"
+        warnings.append(warning)
+    return warnings
+
+
 def check_queries(pack_dir: Path = PackOption):
     """Translate every query offline and lint it; exits 1 when any query has a fault."""
     from irreport.lint import lint
