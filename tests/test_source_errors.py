@@ -145,3 +145,13 @@ def test_query_runs_over_export(shared_export):
                   "--end", "2024-01-01", "--format", "json")
     assert result.returncode == 0, result.stderr
     assert "Virus:Win32/Virut.BN" in result.stdout
+
+
+def test_inspect_bundled_sample_folder():
+    from irreport.sources.local import sample_dir
+
+    result = _run("sources", "inspect", str(sample_dir()))
+    assert result.returncode == 0, result.stderr
+    assert "anchor.json" not in result.stderr
+    # 30 devices: the command names three and says so.
+    assert "# 3 of 30 devices; add --device NAME for others" in result.stdout

@@ -18,6 +18,10 @@ sources_app = typer.Typer(help="Inspect exported telemetry used with --source.",
 app.add_typer(sources_app, name="sources")
 
 
+# A suggested build command names every device up to this many, else the first three.
+MAX_COMMAND_DEVICES = 5
+
+
 @sources_app.command("inspect")
 def inspect_source(
     path: Path = typer.Argument(..., help="Exported file or folder, as given to --source."),
@@ -73,9 +77,14 @@ def _print_summary(summary: dict) -> None:
 
 
 def _build_command(summary: dict) -> str:
-    devices = " ".join(f"--device {d}" for d in summary["devices"][:3])
+    names = summary["devices"]
+    named = names if len(names) <= MAX_COMMAND_DEVICES else names[:3]
+    devices = " ".join(f"--device {d}" for d in named)
     # The summary's times are cut to whole seconds, so the end is moved one second on to keep
     # the last event inside the half-open range.
     end = iso(parse_instant(summary["last"]) + timedelta(seconds=1))
-    return (f"irreport build --source {summary['path']} {devices} --start {summary['first']} "
-            f"--end {end}")
+    command = (f"irreport build --source {summary['path']} {devices} --start {summary['first']} "
+               f"--end {end}")
+    if len(named) < len(names):
+        command += f"   # {len(named)} of {len(names)} devices; add --device NAME for others"
+    return command

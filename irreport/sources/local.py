@@ -294,6 +294,9 @@ def open_path(path: Path, timezone_name: str | None = None) -> LocalSource:
         raise SourceError(f"source {path} does not exist; pass an exported file or a folder of "
                           "exports", source=str(path))
     if path.is_dir():
+        if path.resolve() == sample_dir().resolve():
+            # The docs name this folder; its anchor.json is the sample's range, not an export.
+            return open_sample()
         return open_folder(path, timezone_name=timezone_name)
     _check_timezone(timezone_name)
     if format_of(path) is None:
