@@ -79,6 +79,22 @@ def test_alerts_one_event_per_alert():
     assert events[1].device == "host1"
 
 
+def test_alert_event_merges_evidence_rows():
+    base = {"AlertId": "da7", "AlertTime": at(60), "Title": "Suspicious download",
+            "Severity": "High", "Category": "Execution"}
+    evidence = [
+        {**base, "EntityType": "Machine", "DeviceName": "host1"},
+        {**base, "EntityType": "User", "AccountDomain": "contoso", "AccountName": "alice"},
+        {**base, "EntityType": "File", "FileName": "odupdate.exe"},
+        {**base, "EntityType": "Ip", "RemoteIP": "198.51.100.200"},
+    ]
+    (only,) = build_timeline(RowsOnly(alert_evidence=evidence))
+    assert only.device == "host1"
+    assert only.account == "contoso\\alice"
+    assert only.target == "odupdate.exe 198.51.100.200"
+    assert only.details.startswith("High severity, Execution")
+
+
 def test_repeated_file_event_kept_once():
     row = {"Timestamp": at(5), "DeviceName": "host1", "ActionType": "FileCreated",
            "FolderPath": "C:\\Users\\Public\\odupdate.exe", "InitiatingProcessFileName": "certutil.exe",
@@ -226,6 +242,11 @@ def test_template_drops_separators_of_empty_fields():
     assert account({"AccountDomain": "corp", "AccountName": "rdp"}) == "corp\\rdp"
     target = compile_template("{RemoteIP}:{RemotePort}")
     assert target({"RemoteIP": "203.0.113.7", "RemotePort": None}) == "203.0.113.7"
+    evidence = compile_template("{FileName} {RemoteIP} {RemoteUrl}")
+    assert evidence({"FileName": "powershell.exe", "RemoteIP": "",
+                     "RemoteUrl": "http://203.0.113.77/a.ps1"}) == (
+        "powershell.exe http://203.0.113.77/a.ps1")
+    assert evidence({"FileName": "", "RemoteIP": "", "RemoteUrl": "http://x.test/"}) == "http://x.test/"
 
 
 def test_template_reads_a_json_list_text():

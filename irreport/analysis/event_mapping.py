@@ -69,20 +69,25 @@ def compile_template(template: str) -> RowText:
 def _fill_partly(pieces: list[tuple], row: Row) -> str:
     """Fill a template some of whose fields are empty, without their separators.
 
-    A literal made only of separators ("\\", ":", ", ") is dropped next to an empty field, so
-    "{AccountDomain}\\{AccountName}" gives "rdp" rather than "\\rdp" for an account without
-    a domain.
+    A literal made only of separators ("\\", ":", ", ", " ") stands between two values only
+    when both are there, so "{AccountDomain}\\{AccountName}" gives "rdp" rather than "\\rdp"
+    for an account without a domain, and "{FileName} {RemoteIP} {RemoteUrl}" keeps one space
+    between the file and the address when the IP is missing.
     """
     parts: list[str] = []
-    previous_empty = False
+    separator = ""
     for literal, column, _, _ in pieces:
-        value = list_text(row.get(column)) if column else ""
-        field_empty = column is not None and value == ""
-        separator_only = literal.strip(_SEPARATORS) == ""
-        if not (separator_only and (previous_empty or field_empty)):
+        if literal and literal.strip(_SEPARATORS) == "":
+            separator = separator or literal
+        elif literal:
             parts.append(literal)
-        parts.append(value)
-        previous_empty = field_empty
+            separator = ""
+        value = list_text(row.get(column)) if column else ""
+        if value:
+            if separator and "".join(parts).strip():
+                parts.append(separator)
+            parts.append(value)
+            separator = ""
     return "".join(parts).strip(" " + _SEPARATORS)
 
 
@@ -130,14 +135,19 @@ class EventSpec:
         yield from self._first_per_group(rows)
 
     def _first_per_group(self, rows: list[Row]) -> Iterator[Row]:
-        # Evidence rows of one alert may lack the device, so prefer a row that names it.
-        chosen: dict[Any, Row] = {}
+        # An alert has one row per evidence entity (device, user, file, address), each with
+        # its own columns filled, so the event takes each column from the first row that has it.
+        merged: dict[Any, Row] = {}
         for row in rows:
             group = row.get(self.one_per)
-            kept = chosen.get(group)
-            if kept is None or (not kept.get(self.device_column) and row.get(self.device_column)):
-                chosen[group] = row
-        yield from chosen.values()
+            kept = merged.get(group)
+            if kept is None:
+                merged[group] = dict(row)
+                continue
+            for column, value in row.items():
+                if value not in (None, "") and kept.get(column) in (None, ""):
+                    kept[column] = value
+        yield from merged.values()
 
 
 def load_specs(text: str | None = None) -> dict[str, EventSpec]:
