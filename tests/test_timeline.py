@@ -249,6 +249,25 @@ def test_template_drops_separators_of_empty_fields():
     assert evidence({"FileName": "", "RemoteIP": "", "RemoteUrl": "http://x.test/"}) == "http://x.test/"
 
 
+def test_template_optional_parts_need_values():
+    from irreport.analysis.event_mapping import compile_template
+
+    details = compile_template("[SHA1 {SHA1}][, renamed from {PreviousFileName}]")
+    sha1 = "fc98c75eec53f4ab6dc0be9559b1000276c22ffb"
+    assert details({"SHA1": sha1, "PreviousFileName": "a.tmp"}) == f"SHA1 {sha1}, renamed from a.tmp"
+    assert details({"SHA1": "", "PreviousFileName": "a.tmp"}) == "renamed from a.tmp"
+    assert details({"SHA1": sha1, "PreviousFileName": None}) == f"SHA1 {sha1}"
+    assert details({}) == ""
+
+
+def test_template_keeps_one_space_after_a_label():
+    from irreport.analysis.event_mapping import compile_template
+
+    details = compile_template("logon on {TargetDevice} as {AccountName} {LogonType}")
+    assert details({"TargetDevice": "srv-files01", "LogonType": "Network"}) == (
+        "logon on srv-files01 as Network")
+
+
 def test_template_reads_a_json_list_text():
     from irreport.analysis.event_mapping import compile_template
 

@@ -20,6 +20,7 @@ from irreport.textsafe import list_text
 MAPPING_FILE = "timeline_events.toml"
 TEMPLATE_FIELDS = ("action", "process", "account", "target", "details")
 _SINGLE_COLUMN = re.compile(r"^\{(\w+)\}$")
+_OPTIONAL_PART = re.compile(r"\[([^\[\]]*)\]")
 # Characters that only join two fields of a template: a domain and a name, an address and a port.
 _SEPARATORS = "\\:,; "
 
@@ -42,8 +43,11 @@ class _RowText:
 def compile_template(template: str) -> RowText:
     """Return a function that fills *template*'s {Column} fields from a row.
 
-    The text is empty when every field of the template is empty in the row.
+    The text is empty when every field of the template is empty in the row. A part in
+    [brackets] is left out unless every field in it has a value.
     """
+    if _OPTIONAL_PART.search(template):
+        return _compile_with_optional_parts(template)
     single = _SINGLE_COLUMN.match(template)
     if single:
         column = single.group(1)
@@ -66,6 +70,25 @@ def compile_template(template: str) -> RowText:
     return fill
 
 
+def _compile_with_optional_parts(template: str) -> RowText:
+    # re.split with one group alternates the text outside brackets with the text inside.
+    parts = []
+    for index, text in enumerate(_OPTIONAL_PART.split(template)):
+        if text:
+            columns = [name for _, name, _, _ in Formatter().parse(text) if name]
+            parts.append((index % 2 == 1, columns, text))
+
+    def fill(row: Row) -> str:
+        texts = []
+        for optional, columns, text in parts:
+            if optional and any(row.get(column) in (None, "") for column in columns):
+                continue
+            texts.append(text.format_map(_RowText(row)))
+        return "".join(texts).strip(" " + _SEPARATORS)
+
+    return fill
+
+
 def _fill_partly(pieces: list[tuple], row: Row) -> str:
     """Fill a template some of whose fields are empty, without their separators.
 
@@ -78,13 +101,14 @@ def _fill_partly(pieces: list[tuple], row: Row) -> str:
     separator = ""
     for literal, column, _, _ in pieces:
         if literal and literal.strip(_SEPARATORS) == "":
-            separator = separator or literal
+            separator = literal
         elif literal:
             parts.append(literal)
             separator = ""
         value = list_text(row.get(column)) if column else ""
         if value:
-            if separator and "".join(parts).strip():
+            text = "".join(parts)
+            if separator and text.strip() and not (separator.isspace() and text[-1].isspace()):
                 parts.append(separator)
             parts.append(value)
             separator = ""
@@ -126,27 +150,27 @@ class EventSpec:
     same: tuple[str, ...] = ()
 
     def selected_rows(self, rows: list[Row]) -> Iterator[Row]:
-        """Yield the rows the entry keeps: those matching `where`, one per `one_per` value."""
+        """Yield the rows matching `where`, merged into one row per `one_per` value if set."""
         if self.where:
             rows = [r for r in rows if all(r.get(k) == v for k, v in self.where.items())]
         if self.one_per is None:
             yield from rows
             return
-        yield from self._first_per_group(rows)
+        yield from self._merged_per_group(rows)
 
-    def _first_per_group(self, rows: list[Row]) -> Iterator[Row]:
+    def _merged_per_group(self, rows: list[Row]) -> Iterator[Row]:
         # An alert has one row per evidence entity (device, user, file, address), each with
         # its own columns filled, so the event takes each column from the first row that has it.
         merged: dict[Any, Row] = {}
         for row in rows:
             group = row.get(self.one_per)
-            kept = merged.get(group)
-            if kept is None:
+            group_row = merged.get(group)
+            if group_row is None:
                 merged[group] = dict(row)
                 continue
             for column, value in row.items():
-                if value not in (None, "") and kept.get(column) in (None, ""):
-                    kept[column] = value
+                if value not in (None, "") and group_row.get(column) in (None, ""):
+                    group_row[column] = value
         yield from merged.values()
 
 
