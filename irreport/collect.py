@@ -11,6 +11,7 @@ from itertools import islice
 from typing import Any
 
 from irreport import schema
+from irreport.devices import has_device, name_forms, similar_devices
 from irreport.errors import IrreportError
 from irreport.pack import Query, QueryPack
 from irreport.sources import (
@@ -58,31 +59,28 @@ def find_unseen_devices(collection: Collection, known: list[str] | None = None,
     the source can list its devices (*known*), the note suggests the closest names, and when
     the source has the device, it names the range its data covers (*covered*) instead.
     """
-    import difflib
-
-    seen = set()
+    seen: set[str] = set()
     for result in collection.results.values():
         for row in result.rows:
             for column in ("DeviceName", "SourceDevice", "TargetDevice"):
                 name = row.get(column)
                 if name:
-                    seen.add(str(name).lower())
-                    seen.add(str(name).lower().split(".")[0])
-    known_lower = [k.lower() for k in known or []]
+                    seen |= name_forms(str(name))
     for device in collection.devices:
         if device.lower() in seen:
             continue
-        note = (f"no query returned any row for device {device!r} in "
-                f"{collection.time_range.label()}; check the name and the range")
-        close = difflib.get_close_matches(device.lower(), known_lower, n=3)
-        if device.lower() in known_lower:
+        if known is not None and has_device(device, known):
             note = (f"no query returned any row for device {device!r} in "
                     f"{collection.time_range.label()}, though the source has data for it; "
                     "check the range")
             if covered is not None:
                 note += f" (the source's data covers {covered.label()})"
-        elif close:
-            note += f" (devices with a similar name in this source: {', '.join(close)})"
+        else:
+            note = (f"no query returned any row for device {device!r} in "
+                    f"{collection.time_range.label()}; check the name and the range")
+            close = similar_devices(device, known or [])
+            if close:
+                note += f" (devices with a similar name in this source: {', '.join(close)})"
         collection.unseen_devices[device] = note
 
 

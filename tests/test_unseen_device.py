@@ -47,3 +47,14 @@ def test_query_run_warns_of_misspelled_device():
     assert "'testmachine3'" not in done.stderr
     # The rows of the device that exists are still printed.
     assert json.loads(done.stdout)
+
+
+def test_host_name_matches_qualified_device():
+    from irreport.devices import has_device, similar_devices
+
+    known = ["testmachine3.contoso.local", "srv-files01"]
+    assert has_device("TESTMACHINE3", known)
+    assert has_device("testmachine3.contoso.local", known)
+    assert not has_device("testmachin3", known)
+    assert similar_devices("testmachin3", known) == ["testmachine3"]
+    assert similar_devices("dc01", known) == []

@@ -12,6 +12,7 @@ from irreport.cli import app
 from irreport.cli.common import (DeviceOption, EndOption, LastOption, ParamOption, StartOption,
                                  SourceOption, TimezoneOption, open_source_announced, parse_params,
                                  time_range_for)
+from irreport.devices import has_device, similar_devices
 from irreport.errors import ConfigurationError
 from irreport.plural import counted
 
@@ -94,6 +95,26 @@ def _bound_text(query, devices, start, end, last, params) -> str:
     return query.bind(values)
 
 
+def unknown_device_warnings(devices: list[str], known: list[str] | None) -> list[str]:
+    """Return a warning for each requested device that the source has no data for.
+
+    A misspelled device matches nothing, and its empty result would read as a quiet device.
+    Only a source that can list its devices (an export) can tell.
+    """
+    if known is None:
+        return []
+    warnings = []
+    for device in devices:
+        if has_device(device, known):
+            continue
+        warning = f"the source has no data for device {device!r}; check the name"
+        close = similar_devices(device, known)
+        if close:
+            warning += f" (devices with a similar name: {', '.join(close)})"
+        warnings.append(warning)
+    return warnings
+
+
 @queries_app.command("run")
 def run_query(
     query_id: str,
@@ -145,29 +166,6 @@ def run_query(
 
 
 @queries_app.command("check")
-def unknown_device_warnings(devices: list[str], known: list[str] | None) -> list[str]:
-    """Return a warning for each requested device that the source has no data for.
-
-    A misspelled device matches nothing, and its empty result would read as a quiet device.
-    Only a source that can list its devices (an export) can tell.
-    """
-    import difflib
-
-    if known is None:
-        return []
-    names = {name.lower() for name in known} | {name.lower().split(".")[0] for name in known}
-    warnings = []
-    for device in devices:
-        if device.lower() in names:
-            continue
-        warning = f"the source has no data for device {device!r}; check the name"
-        close = difflib.get_close_matches(device.lower(), sorted(names), n=3)
-        if close:
-            warning += f" (devices with a similar name: {', '.join(close)})"
-        warnings.append(warning)
-    return warnings
-
-
 def check_queries(pack_dir: Path = PackOption):
     """Translate every query offline and lint it; exits 1 when any query has a fault."""
     from irreport.lint import lint
