@@ -292,7 +292,7 @@ def test_timeline_device_column_for_several_devices():
 
     single, _ = timeline_view(analysis, ["host1"])
     assert "Device" not in single.columns
-    assert [cell.text for cell in single.rows[0]][:2] == ["2026-12-02 14:42:00Z", "process"]
+    assert [cell.text for cell in single.rows[0]][:2] == ["2026-12-02 14:42:00.000Z", "process"]
 
     several, _ = timeline_view(analysis, ["host1", "host2"])
     assert several.columns[1] == "Device"

@@ -31,3 +31,14 @@ def test_secure_configuration_shows_failures_first():
 
     assert view.rows[0][1].text == "scid-7"
     assert view.rows[0][2].text == "False"
+
+
+def test_table_times_have_one_width():
+    from datetime import datetime, timezone
+
+    from irreport.render.views import table_time
+
+    whole = datetime(2026, 12, 2, 14, 41, 30, tzinfo=timezone.utc)
+    assert table_time(whole) == "2026-12-02 14:41:30.000Z"
+    assert table_time(whole.replace(microsecond=120000)) == "2026-12-02 14:41:30.120Z"
+    assert table_time(whole.replace(microsecond=620204)) == "2026-12-02 14:41:30.620204Z"

@@ -101,10 +101,22 @@ class TableView:
         return word_limit(self.columns, [[c.text for c in row] for row in self.rows])
 
 
+def table_time(value: datetime) -> str:
+    """Return *value* in UTC as a table shows it: "2026-12-02 14:41:30.000Z".
+
+    Whole seconds get ".000" so that a column of millisecond times lines up, and a time
+    with microseconds keeps all six digits. The space lets a narrow column wrap between
+    date and time, not mid-number.
+    """
+    text = iso_time(value.replace(microsecond=0)).replace("T", " ")[:-1]
+    micro = value.microsecond
+    fraction = f".{micro // 1000:03d}" if micro % 1000 == 0 else f".{micro:06d}"
+    return f"{text}{fraction}Z"
+
+
 def cell(value: Any, limit: int = CELL_LIMIT) -> Cell:
     if isinstance(value, datetime):
-        # A space between date and time lets a narrow column wrap there, not mid-number.
-        value = iso_time(value).replace("T", " ")
+        value = table_time(value)
     text = visible(value, keep_breaks=True)
     short, cut = shorten(text, limit)
     return Cell(short, cut, has_hidden_characters(value))
