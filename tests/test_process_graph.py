@@ -260,6 +260,33 @@ def test_drawing_hostile_label(tmp_path: Path):
     assert svg.stat().st_size > 0
 
 
+def drawn_text(graph: nx.DiGraph, path: Path) -> str:
+    """Return the SVG of *graph*'s drawing with its labels kept as text, not outlines."""
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        return draw_process_tree(graph, path).read_text(encoding="utf-8")
+
+
+def test_drawing_dates_a_tree_over_days(tmp_path: Path):
+    two_days = 2 * 86400
+    rows = [created(500, "whoami.exe", 40, "cmd.exe", seconds(0), seconds(-60)),
+            created(40, "cmd.exe", 4, "explorer.exe", seconds(-60), seconds(-two_days))]
+    graph = build_process_graph(RowsOnly(process_events=rows))
+    text = drawn_text(graph, tmp_path / "days.svg")
+    start = seconds(0).strftime("%Y-%m-%d")
+    assert f"whoami.exe (500)  {start} " in text
+    assert seconds(-two_days).strftime("%Y-%m-%d") in text
+
+
+def test_drawing_shows_clock_within_a_day(tmp_path: Path):
+    rows = [created(500, "whoami.exe", 40, "cmd.exe", seconds(0), seconds(-60))]
+    graph = build_process_graph(RowsOnly(process_events=rows))
+    text = drawn_text(graph, tmp_path / "day.svg")
+    assert f"whoami.exe (500)  {seconds(0).strftime('%H:%M:%S')}" in text
+    assert seconds(0).strftime("%Y-%m-%d") not in text
+
+
 def test_drawing_prunes_large_tree_keeping_marks(tmp_path: Path):
     rows = [created(100 + 4 * i, f"tool{i}.exe", 300, "cmd.exe", seconds(i), seconds(-1))
             for i in range(200)]

@@ -20,6 +20,8 @@ DEFAULT_MAX_NODES = 60
 ROW_HEIGHT_IN = 0.26
 INDENT_IN = 0.32
 LABEL_WIDTH_IN = 2.6
+# Room for "2026-11-28 ": an estimate of 11 characters at about 0.055 in in 7.5 pt DejaVu Sans.
+DATE_WIDTH_IN = 0.6
 COMMAND_WIDTH_IN = 5.0
 # 7.5 pt DejaVu Sans Mono advances about 0.07 in a character as drawn, so 72 characters
 # and the ellipsis end inside the command column; 80 ran past the figure's edge.
@@ -93,12 +95,20 @@ def _rows(items: list[TreeItem]) -> list[_Row]:
     return rows
 
 
-def _label(item: TreeItem) -> str:
+def _label(item: TreeItem, with_date: bool) -> str:
     if item.collapsed_count:
         return visible(item.label)
     clock = item.time[11:23] if len(item.time) >= 23 else item.time
+    if with_date and len(item.time) >= 23:
+        clock = f"{item.time[:10]} {clock}"
     name = shorten(visible(item.name), 40)[0]
     return f"{name} ({item.pid})  {clock}".rstrip()
+
+
+def _spans_days(rows: list[_Row]) -> bool:
+    """Return True when the drawn processes started on more than one day (UTC)."""
+    return len({row.item.time[:10] for row in rows
+                if not row.item.collapsed_count and row.item.time}) > 1
 
 
 def _text(ax, x: float, y: float, text: str, **style) -> None:
@@ -118,7 +128,11 @@ def draw_process_tree(subgraph: nx.DiGraph, path: Path, max_nodes: int = DEFAULT
 
     rows = _rows(_prune(process_tree(subgraph, fan_out_limit=fan_out_limit), max_nodes))
     depth = max((row.depth for row in rows), default=0)
-    width = 0.3 + depth * INDENT_IN + LABEL_WIDTH_IN + COMMAND_WIDTH_IN
+    # A tree whose processes started on different days shows each start date, because a
+    # parent started days before its children (a long-running explorer.exe) is common.
+    with_date = _spans_days(rows)
+    label_width = LABEL_WIDTH_IN + (DATE_WIDTH_IN if with_date else 0)
+    width = 0.3 + depth * INDENT_IN + label_width + COMMAND_WIDTH_IN
     height = max(len(rows), 3) * ROW_HEIGHT_IN + 0.3
     figure = Figure(figsize=(width, height))
     ax = figure.add_axes((0, 0, 1, 1))
@@ -128,16 +142,17 @@ def draw_process_tree(subgraph: nx.DiGraph, path: Path, max_nodes: int = DEFAULT
 
     if not rows:
         _text(ax, 0.2, 0, "no processes to draw", color="grey")
-    command_x = 0.3 + depth * INDENT_IN + LABEL_WIDTH_IN
+    command_x = 0.3 + depth * INDENT_IN + label_width
     for index, row in enumerate(rows):
-        _draw_row(ax, rows, index, row, command_x)
+        _draw_row(ax, rows, index, row, command_x, with_date)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=PNG_DPI, format="svg" if path.suffix.lower() == ".svg" else "png")
     return path
 
 
-def _draw_row(ax, rows: list[_Row], index: int, row: _Row, command_x: float) -> None:
+def _draw_row(ax, rows: list[_Row], index: int, row: _Row, command_x: float,
+              with_date: bool) -> None:
     x = 0.2 + row.depth * INDENT_IN
     if row.parent is not None:
         parent_x = 0.2 + rows[row.parent].depth * INDENT_IN + 0.08
@@ -146,13 +161,13 @@ def _draw_row(ax, rows: list[_Row], index: int, row: _Row, command_x: float) -> 
 
     item = row.item
     if item.collapsed_count:
-        _text(ax, x, index, _label(item), color="#555555", style="italic",
+        _text(ax, x, index, _label(item, with_date), color="#555555", style="italic",
               bbox={"boxstyle": "round,pad=0.2", "fc": "#f2f2f2", "ec": "#aaaaaa", "ls": "--"})
         return
     style = {"bbox": {"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#999999", "lw": 0.5}}
     if item.marked:
         style = {"color": MARKED_COLOUR, "fontweight": "bold",
                  "bbox": {"boxstyle": "round,pad=0.2", "fc": MARKED_FILL, "ec": MARKED_COLOUR}}
-    _text(ax, x, index, _label(item), **style)
+    _text(ax, x, index, _label(item, with_date), **style)
     command = shorten(visible(item.command_line), COMMAND_CHARS)[0]
     _text(ax, command_x, index, command, color="#444444", family="monospace")

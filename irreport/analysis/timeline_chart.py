@@ -97,7 +97,11 @@ def timeline_chart(events: list[TimelineEvent], path: Path,
     ax.set_ylim(len(lanes) - 0.5, -0.5)
     locator = mdates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    # Dates in ISO 8601 order, as everywhere else in the dossier, rather than "2026-Dec-03".
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(
+        locator, formats=["%Y", "%Y-%m", "%m-%d", "%H:%M", "%H:%M", "%S.%f"],
+        zero_formats=["", "%Y", "%Y-%m", "%m-%d", "%H:%M", "%H:%M"],
+        offset_formats=["", "%Y", "%Y-%m", "%Y-%m-%d", "%Y-%m-%d", "%Y-%m-%d %H:%M"]))
     ax.tick_params(axis="x", labelsize=8)
     ax.set_xlabel("time (UTC)", fontsize=8)
     ax.grid(axis="x", linewidth=0.3, alpha=0.5)
