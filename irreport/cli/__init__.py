@@ -24,9 +24,9 @@ _state = {"verbose": False, "config": None}
 
 
 @app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v",
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", metavar="",
                                        help="Log debug messages and show tracebacks."),
-          config: Path = typer.Option(None, "--config",
+          config: Path = typer.Option(None, "--config", metavar="FILE",
                                       help="irreport.toml to use instead of the usual places.")):
     _state["verbose"] = verbose
     _state["config"] = config

@@ -14,11 +14,13 @@ app.add_typer(auth_app, name="auth")
 
 @auth_app.command("check")
 def check(
-    tenant_id: str = typer.Option(None, "--tenant-id", help="Entra tenant id; overrides "
-                                  "AZURE_TENANT_ID and the configuration file."),
-    client_id: str = typer.Option(None, "--client-id", help="App (client) id; overrides "
-                                  "AZURE_CLIENT_ID and the configuration file."),
-    method: str = typer.Option(None, "--method",
+    tenant_id: str = typer.Option(None, "--tenant-id", metavar="ID",
+                                  help="Entra tenant id; overrides "
+                                       "AZURE_TENANT_ID and the configuration file."),
+    client_id: str = typer.Option(None, "--client-id", metavar="ID",
+                                  help="App (client) id; overrides "
+                                       "AZURE_CLIENT_ID and the configuration file."),
+    method: str = typer.Option(None, "--method", metavar="METHOD",
                                help="Sign-in method: secret, certificate or device-code."),
 ):
     """Sign in, run a one-day probe query on each configured source and list visible tables.

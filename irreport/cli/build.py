@@ -17,21 +17,26 @@ from irreport.timerange import resolve
 
 @app.command("build")
 def build(
-    devices: list[str] = typer.Option(None, "--device", "-d",
+    devices: list[str] = typer.Option(None, "--device", "-d", metavar="NAME",
                                       help="Device name to report on; repeat for several."),
-    incident: str = typer.Option(None, "--incident", help="Defender incident id: report on its "
-                                 "devices over its alerts' time range (needs a tenant)."),
+    incident: str = typer.Option(None, "--incident", metavar="ID",
+                                 help="Defender incident id: report on its "
+                                      "devices over its alerts' time range (needs a tenant)."),
     start: str = StartOption,
     end: str = EndOption,
     last: str = LastOption,
-    out_dir: Path = typer.Option(Path("dossiers"), "--out", "-o",
+    out_dir: Path = typer.Option(Path("dossiers"), "--out", "-o", metavar="FOLDER",
                                  help="Folder that receives the dossier folder."),
-    name: str = typer.Option(None, "--name", help="Name of the dossier folder; default: "
-                             "the devices and the range's end date."),
-    formats: str = typer.Option("html,pdf", "--format", help="html, pdf or html,pdf."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing dossier folder."),
-    tlp: str = typer.Option("AMBER", "--tlp", help="TLP marking: CLEAR, GREEN, AMBER, "
-                            "AMBER+STRICT or RED."),
+    name: str = typer.Option(None, "--name", metavar="NAME",
+                             help="Name of the dossier folder; default: "
+                                  "the devices and the range's end date."),
+    formats: str = typer.Option("html,pdf", "--format", metavar="FORMATS",
+                                help="html, pdf or html,pdf."),
+    force: bool = typer.Option(False, "--force", metavar="",
+                               help="Replace an existing dossier folder."),
+    tlp: str = typer.Option("AMBER", "--tlp", metavar="LEVEL",
+                            help="TLP marking: CLEAR, GREEN, AMBER, "
+                                 "AMBER+STRICT or RED."),
     source_spec: str = SourceOption,
     timezone_name: str = TimezoneOption,
     params: list[str] = ParamOption,

@@ -11,23 +11,25 @@ from irreport.pack import Query
 from irreport.sources import Source
 from irreport.timerange import TimeRange, resolve
 
-DeviceOption = typer.Option(..., "--device", "-d",
+DeviceOption = typer.Option(..., "--device", "-d", metavar="NAME",
                             help="Device name to report on; repeat for several devices.")
-StartOption = typer.Option(None, "--start", help="Start of the range, ISO 8601 (UTC if no zone).")
-EndOption = typer.Option(None, "--end", help="End of the range, ISO 8601 (UTC if no zone).")
-LastOption = typer.Option(None, "--last",
+StartOption = typer.Option(None, "--start", metavar="TIME",
+                           help="Start of the range, ISO 8601 (UTC if no zone).")
+EndOption = typer.Option(None, "--end", metavar="TIME",
+                         help="End of the range, ISO 8601 (UTC if no zone).")
+LastOption = typer.Option(None, "--last", metavar="DURATION",
                           help="Range ending now (for the sample or an export, at the end of "
                           "its data): 48h, 7d, 90m.")
 SourceOption = typer.Option(
-    None, "--source",
+    None, "--source", metavar="PATH",
     help="Exported data to query offline: an Advanced Hunting CSV, a Sentinel export, Streaming "
          "API JSON, or a folder of such files; default: the bundled sample incident.",
 )
 TimezoneOption = typer.Option(
-    None, "--timezone",
+    None, "--timezone", metavar="ZONE",
     help="IANA time zone of exported timestamps that carry none, such as Europe/Berlin.",
 )
-ParamOption = typer.Option(None, "--param", "-p",
+ParamOption = typer.Option(None, "--param", "-p", metavar="NAME=VALUE",
                            help="Query parameter as NAME=VALUE; lists are comma-separated.")
 
 

@@ -24,22 +24,26 @@ EXIT_ERROR = 2
 def posture(
     start: str = StartOption,
     end: str = EndOption,
-    last: str = typer.Option(None, "--last", help="Range ending now (for the sample, at the "
-                             "end of its fleet data), such as 7d; default: the last complete "
-                             "ISO week, Monday to Monday UTC."),
-    device_groups: list[str] = typer.Option(None, "--device-group", "-g",
+    last: str = typer.Option(None, "--last", metavar="DURATION",
+                             help="Range ending now (for the sample, at the "
+                                  "end of its fleet data), such as 7d; default: the last complete "
+                                  "ISO week, Monday to Monday UTC."),
+    device_groups: list[str] = typer.Option(None, "--device-group", "-g", metavar="GROUP",
                                             help="Machine group to report on; repeat for "
                                                  "several; default: the whole fleet."),
-    out_dir: Path = typer.Option(Path("posture"), "--out", "-o",
+    out_dir: Path = typer.Option(Path("posture"), "--out", "-o", metavar="FOLDER",
                                  help="Folder that holds one posture-<ISO week> folder per "
                                       "report; the previous report is read from here."),
-    keep: int = typer.Option(None, "--keep", min=1,
+    keep: int = typer.Option(None, "--keep", metavar="COUNT", min=1,
                              help="After writing, keep only the newest N report folders."),
-    formats: str = typer.Option("html,pdf", "--format", help="html, pdf or html,pdf."),
-    force: bool = typer.Option(False, "--force", help="Replace this week's report if it "
-                               "exists."),
-    tlp: str = typer.Option("AMBER", "--tlp", help="TLP marking: CLEAR, GREEN, AMBER, "
-                            "AMBER+STRICT or RED."),
+    formats: str = typer.Option("html,pdf", "--format", metavar="FORMATS",
+                                help="html, pdf or html,pdf."),
+    force: bool = typer.Option(False, "--force", metavar="",
+                               help="Replace this week's report if it "
+                                    "exists."),
+    tlp: str = typer.Option("AMBER", "--tlp", metavar="LEVEL",
+                            help="TLP marking: CLEAR, GREEN, AMBER, "
+                                 "AMBER+STRICT or RED."),
     source_spec: str = SourceOption,
     timezone_name: str = TimezoneOption,
 ):

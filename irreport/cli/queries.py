@@ -20,7 +20,8 @@ queries_app = typer.Typer(help="List, show, run and check the KQL query pack.",
                           no_args_is_help=True)
 app.add_typer(queries_app, name="queries")
 
-PackOption = typer.Option(None, "--pack", help="Folder of .kql files; default: the bundled pack.")
+PackOption = typer.Option(None, "--pack", metavar="FOLDER",
+                          help="Folder of .kql files; default: the bundled pack.")
 
 
 def _load(pack_dir: Path | None):
@@ -31,7 +32,7 @@ def _load(pack_dir: Path | None):
 
 @queries_app.command("list")
 def list_queries(pack_dir: Path = PackOption,
-                 as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
+                 as_json: bool = typer.Option(False, "--json", metavar="", help="Print JSON.")):
     """List the pack's queries with their NIST phase and scope."""
     from irreport.pack import describe
 
@@ -48,8 +49,9 @@ def list_queries(pack_dir: Path = PackOption,
 @queries_app.command("show")
 def show_query(
     query_id: str = typer.Argument(..., help="Query id, as 'irreport queries list' shows it."),
-    devices: list[str] = typer.Option(None, "--device", "-d", help="Print the query bound for "
-                                      "these devices, ready to paste into the Defender portal."),
+    devices: list[str] = typer.Option(
+        None, "--device", "-d", metavar="NAME",
+        help="Print the query bound for these devices, ready to paste into the Defender portal."),
     start: str = StartOption,
     end: str = EndOption,
     last: str = LastOption,
@@ -125,7 +127,8 @@ def run_query(
     source_spec: str = SourceOption,
     timezone_name: str = TimezoneOption,
     params: list[str] = ParamOption,
-    output_format: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+    output_format: str = typer.Option("table", "--format", "-f", metavar="FORMAT",
+                                      help="table, csv or json."),
     pack_dir: Path = PackOption,
 ):
     """Run one query of the pack and print its rows.

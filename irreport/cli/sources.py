@@ -26,7 +26,7 @@ MAX_COMMAND_DEVICES = 5
 def inspect_source(
     path: Path = typer.Argument(..., help="Exported file or folder, as given to --source."),
     timezone_name: str = TimezoneOption,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="Print JSON."),
 ):
     """List the tables, row counts, devices and time range that exported data holds.
 
