@@ -222,9 +222,17 @@ def main(argv: list[str] | None = None) -> dict:
     msticpy = find_msticpy(options.msticpy)
     figures = {"machine": machine(), "command": " ".join(sys.argv[1:]) if argv is None else " ".join(argv)}
     # The comparisons come first because the stages of the largest sizes take longest.
+    median = f"median of {options.runs} run{'s' if options.runs > 1 else ''}"
+    scale_report.print_heading(f"Process graph, irreport against msticpy's builder ({median})")
     figures["graph"] = measure_graph(options.workdir, options.graph_rows, options.runs, msticpy)
+    scale_report.print_heading(
+        f"Pack queries on {options.query_events} events ({median}): duckdb-kql with values "
+        "let-bound, parameterised without (cold) and with (warm) the translation cache, "
+        "and the same question in hand-written DuckDB SQL")
     figures["queries"] = measure_queries(options.workdir, options.query_events, options.runs)
+    scale_report.print_heading(f"PDF rendering of one table ({median})")
     figures["render"] = measure_render(options.workdir, options.render_rows, options.runs)
+    scale_report.print_heading(f"Dossier stages ({median})")
     figures["stages"] = measure_stages(options.workdir, options.events, options.devices, options.runs)
     figures["machine"]["load_after"] = os.getloadavg()
     figures["problems"] = list(PROBLEMS)

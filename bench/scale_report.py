@@ -23,6 +23,8 @@ def print_graph(row: dict) -> None:
         ratio = row["msticpy_seconds"] / row["irreport_seconds"]
         text += (f", msticpy {row['msticpy_seconds']:.2f} s ({ratio:.1f} times slower), "
                  f"links {row['comparison']}")
+    else:
+        text += ", msticpy not run"
     print(text, flush=True)
 
 
@@ -34,6 +36,10 @@ def print_queries(rows: list[dict]) -> None:
         print(f"{row['query']:28} {row['rows']:>8} rows  let-bound {row['let_seconds']:7.3f} s  "
               f"cold {row['cold_seconds']:7.3f} s  warm {row['warm_seconds']:7.3f} s  "
               f"SQL {row['sql_seconds']:7.3f} s  same rows: {row['same_rows']}", flush=True)
+
+
+def print_heading(text: str) -> None:
+    print(f"\n{text}", flush=True)
 
 
 def print_render(row: dict) -> None:
