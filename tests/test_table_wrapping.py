@@ -72,6 +72,13 @@ def test_long_piece_wraps_in_chunks():
     assert word_pieces(HASH, 4) == [HASH[i:i + 4] for i in range(0, len(HASH), 4)]
 
 
+def test_hash_kept_whole_up_to_hash_chars():
+    assert word_pieces(HASH, MAX_WORD_CHARS, hash_chars=40) == [HASH]
+    assert word_pieces("SHA1:" + HASH, MAX_WORD_CHARS, hash_chars=40)[-1] == HASH
+    assert len(word_pieces(HASH, MAX_WORD_CHARS, hash_chars=32)) == 4
+    assert len(word_pieces("g" * 40, MAX_WORD_CHARS, hash_chars=40)) == 4
+
+
 @given(st.text(st.characters(blacklist_categories=("Zs", "Cc")), min_size=1, max_size=80),
        st.integers(min_value=1, max_value=MAX_WORD_CHARS))
 def test_pieces_rebuild_word_within_limit(word, limit):
@@ -86,6 +93,27 @@ def test_word_limit_of_small_table():
                      [[Cell(TIME), Cell("testmachine3"), Cell(HASH)]], 1)
 
     assert view.word_limit == MAX_WORD_CHARS
+
+
+def test_hash_chars_of_narrow_and_wide_tables():
+    indicators = TableView(["Kind", "Value", "Context"],
+                           [[Cell("SHA1"), Cell(HASH), Cell("odupdate.exe")]], 1)
+    assert indicators.hash_chars == 64
+    assert wide_table(10, "wordabcdefghijk").hash_chars == 0
+    crowded = wide_table(10, "wordabcdefghijk")
+    crowded.rows[0][0] = Cell(HASH)
+    assert crowded.hash_chars < len(HASH)
+
+
+def test_pdf_keeps_hash_whole_in_narrow_table(tmp_path):
+    view = TableView(["Kind", "Value", "Context", "First seen"],
+                     [[Cell("SHA1"), Cell(HASH), Cell("odupdate.exe: downloaded by certutil.exe"),
+                       Cell(TIME)]], 1)
+
+    text = PdfReader(table_pdf(view, tmp_path)).pages[0].extract_text()
+
+    assert HASH in text
+    assert split_occurrences(text, HASH) == []
 
 
 def wide_table(columns: int, word: str) -> TableView:

@@ -32,11 +32,12 @@ def visible_text(value: Any, limit: int = CELL_LIMIT) -> str:
     return shorten(visible(value), limit)[0]
 
 
-def with_wrap_points(value: Any, word_limit: int, header: bool = False) -> markupsafe.Markup:
+def with_wrap_points(value: Any, word_limit: int, header: bool = False,
+                     hash_chars: int = 0) -> markupsafe.Markup:
     """Template filter: escape a table cell's text and mark where a narrow column may wrap it.
 
-    A <wbr> goes between the pieces that `word_pieces` returns for *word_limit*; a *header*
-    also wraps between the words of every CamelCase name. The result is markup, which
+    A <wbr> goes between the pieces that `word_pieces` returns for *word_limit* and
+    *hash_chars*; a *header* also wraps between the words of every CamelCase name. The result is markup, which
     `show_hidden` leaves alone, so hidden characters are made visible here.
     """
     camel_case_chars = 0 if header else MAX_CAMEL_CASE_CHARS
@@ -47,7 +48,8 @@ def with_wrap_points(value: Any, word_limit: int, header: bool = False) -> marku
         else:
             parts.append(_WRAP_OPPORTUNITY.join(markupsafe.escape(piece)
                                                 for piece in word_pieces(part, word_limit,
-                                                                        camel_case_chars)))
+                                                                        camel_case_chars,
+                                                                        hash_chars)))
     return markupsafe.Markup("").join(parts)
 
 

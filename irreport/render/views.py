@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from irreport.render.wrapping import word_limit
+from irreport.render.wrapping import whole_hash_chars, word_limit
 from irreport.sources import QueryResult
 from irreport.textsafe import has_hidden_characters, iso_time, shorten, visible
 
@@ -98,7 +98,15 @@ class TableView:
     @property
     def word_limit(self) -> int:
         """Return the longest piece of text that a cell of this table keeps on one line."""
-        return word_limit(self.columns, [[c.text for c in row] for row in self.rows])
+        return word_limit(self.columns, self._texts())
+
+    @property
+    def hash_chars(self) -> int:
+        """Return the length of the longest hash that a cell of this table keeps whole."""
+        return whole_hash_chars(self.columns, self._texts(), self.word_limit)
+
+    def _texts(self) -> list[list[str]]:
+        return [[c.text for c in row] for row in self.rows]
 
 
 def table_time(value: datetime) -> str:

@@ -29,6 +29,9 @@ MAX_CAMEL_CASE_CHARS = 10
 # every LONG_PIECE_CHUNK characters.
 MAX_WORD_CHARS = 18
 LONG_PIECE_CHUNK = 10
+# MD5, SHA1 and SHA256 hashes in hex. A responder copies them from the dossier, so a table keeps
+# them whole when its columns still fit (`whole_hash_chars`).
+HASH = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 # The width between the A4 margins and a cell's padding and borders, in points (dossier.css),
 # and the font size of a table, from which each column's narrowest width is estimated.
 TABLE_WIDTH_PT = 182 / 25.4 * 72
@@ -47,14 +50,15 @@ BOLD_FACTOR = 1.13
 NARROW_CHARACTERS = frozenset(".,:;'!|()[]\\/-")
 
 
-def word_pieces(word: str, limit: int, camel_case_chars: int = MAX_CAMEL_CASE_CHARS) -> list[str]:
+def word_pieces(word: str, limit: int, camel_case_chars: int = MAX_CAMEL_CASE_CHARS,
+                hash_chars: int = 0) -> list[str]:
     """Split *word*, text without white space, into the pieces that a line keeps whole.
 
-    The word is split at WRAP_POINT. A piece longer than *limit* is split again at
-    LONG_PIECE_WRAP_POINT, and so is a name of letters and digits longer than
-    *camel_case_chars* at CAMEL_CASE_WRAP_POINT. Column headers pass 0, so DeviceName wraps as
-    Device Name. A part still longer than *limit* is cut into chunks of
-    LONG_PIECE_CHUNK characters, or of *limit* when that is smaller.
+    The word is split at WRAP_POINT. A hash of up to *hash_chars* characters stays whole. A
+    piece longer than *limit* is split again at LONG_PIECE_WRAP_POINT, and so is a name of
+    letters and digits longer than *camel_case_chars* at CAMEL_CASE_WRAP_POINT. Column headers
+    pass 0, so DeviceName wraps as Device Name. A part still longer than *limit* is cut into
+    chunks of LONG_PIECE_CHUNK characters, or of *limit* when that is smaller.
     """
     chunk = min(LONG_PIECE_CHUNK, limit)
     pieces = []
@@ -63,6 +67,9 @@ def word_pieces(word: str, limit: int, camel_case_chars: int = MAX_CAMEL_CASE_CH
             pieces.append(piece)
             continue
         for part in LONG_PIECE_WRAP_POINT.split(piece):
+            if len(part) <= hash_chars and HASH.fullmatch(part):
+                pieces.append(part)
+                continue
             long_name = len(part) > limit or _long_name(part, camel_case_chars)
             words = CAMEL_CASE_WRAP_POINT.split(part) if long_name else [part]
             for name in words:
@@ -86,18 +93,44 @@ def word_limit(columns: list[str], rows: list[list[str]]) -> int:
     wraps some of them in chunks, because a table wider than its narrowest layout runs off
     the page.
     """
-    pieces = [(_unbroken(column), _unbroken(*(row[i] for row in rows)))
-              for i, column in enumerate(columns)]
-    available_em = (TABLE_WIDTH_PT - CELL_PADDING_PT * len(columns)) / TABLE_FONT_PT
+    pieces = _table_pieces(columns, rows)
+    available_em = _available_em(columns)
     limit = MAX_WORD_CHARS
     while limit > 1 and _narrowest_em(pieces, limit) > available_em:
         limit -= 1
     return limit
 
 
-def _narrowest_em(columns: list[tuple[set[str], set[str]]], limit: int) -> float:
+def whole_hash_chars(columns: list[str], rows: list[list[str]], limit: int) -> int:
+    """Return the length of the longest hash (64, 40 or 32) that the table can keep whole.
+
+    The table's other pieces wrap at *limit*, its `word_limit`. The result is 0 when the
+    table holds no hash or when not even an MD5 fits on one line beside the other columns.
+    """
+    pieces = _table_pieces(columns, rows)
+    if not any(HASH.search(piece) for _, cells in pieces for piece in cells):
+        return 0
+    available_em = _available_em(columns)
+    for hash_chars in (64, 40, 32):
+        if _narrowest_em(pieces, limit, hash_chars) <= available_em:
+            return hash_chars
+    return 0
+
+
+def _table_pieces(columns: list[str], rows: list[list[str]]) -> list[tuple[set[str], set[str]]]:
+    return [(_unbroken(column), _unbroken(*(row[i] for row in rows)))
+            for i, column in enumerate(columns)]
+
+
+def _available_em(columns: list[str]) -> float:
+    return (TABLE_WIDTH_PT - CELL_PADDING_PT * len(columns)) / TABLE_FONT_PT
+
+
+def _narrowest_em(columns: list[tuple[set[str], set[str]]], limit: int,
+                  hash_chars: int = 0) -> float:
     """Return the estimated width in em of a table with each column at its narrowest."""
-    return sum(max(_widest_em(header, limit, 0) * BOLD_FACTOR, _widest_em(cells, limit))
+    return sum(max(_widest_em(header, limit, 0) * BOLD_FACTOR,
+                   _widest_em(cells, limit, hash_chars=hash_chars))
                for header, cells in columns)
 
 
@@ -108,10 +141,10 @@ def _unbroken(*texts: str) -> set[str]:
 
 
 def _widest_em(pieces: set[str], limit: int,
-               camel_case_chars: int = MAX_CAMEL_CASE_CHARS) -> float:
+               camel_case_chars: int = MAX_CAMEL_CASE_CHARS, hash_chars: int = 0) -> float:
     """Return the estimated width in em of the widest of *pieces* once split for *limit*."""
     return max((_estimated_width_em(p) for piece in pieces
-                for p in word_pieces(piece, limit, camel_case_chars)),
+                for p in word_pieces(piece, limit, camel_case_chars, hash_chars)),
                default=0.0)
 
 
