@@ -165,6 +165,19 @@ def test_indicators_and_actions_from_findings():
                          "attacker used", "Close RDP to the internet")
     assert "Remove the run key value" in titles
     assert "Block the attacker's addresses" in titles
+    (removal,) = [a for a in containment_actions(found, indicators)
+                  if a.title == "Remove the run key value"]
+    assert r'reg delete "HKU\S-1\Software\Microsoft\Windows\CurrentVersion\Run"' in removal.detail
+
+
+def test_reg_exe_key_forms():
+    from irreport.analysis.response import reg_exe_key
+
+    user_key = r"HKEY_CURRENT_USER\S-1-5-21-7-500\Software\Run"
+    assert reg_exe_key(user_key) == r"HKU\S-1-5-21-7-500\Software\Run"
+    assert reg_exe_key(r"HKEY_CURRENT_USER\Software\Run") == r"HKCU\Software\Run"
+    assert reg_exe_key(r"HKEY_LOCAL_MACHINE\SOFTWARE\Run") == r"HKLM\SOFTWARE\Run"
+    assert reg_exe_key(r"HKCU\Software\Run") == r"HKCU\Software\Run"
 
 
 def test_indicator_first_seen_is_earliest_row():

@@ -97,10 +97,25 @@ def _indicator_actions(actions: list[Action], indicators: list[Indicator]) -> No
             priority=2))
 
 
+def reg_exe_key(key: str) -> str:
+    """Return Defender's registry key *key* in the form reg.exe takes.
+
+    Defender writes a user's keys as HKEY_CURRENT_USER\\<SID>\\..., a path that exists only
+    under HKEY_USERS, so reg.exe run by an administrator needs HKU\\<SID>\\... there.
+    """
+    hive, _, rest = key.partition("\\")
+    hive = hive.upper()
+    if hive == "HKEY_CURRENT_USER" and rest.upper().startswith("S-1"):
+        return f"HKU\\{rest}"
+    short = {"HKEY_CURRENT_USER": "HKCU", "HKEY_LOCAL_MACHINE": "HKLM", "HKEY_USERS": "HKU",
+             "HKEY_CLASSES_ROOT": "HKCR"}.get(hive)
+    return f"{short}\\{rest}" if short else key
+
+
 def _persistence_actions(actions: list[Action], by_rule: dict[str, list[Finding]]) -> None:
     for finding in by_rule.get("run-key-persistence", []):
         facts = finding.facts
-        key = facts["key"].replace("HKEY_CURRENT_USER", "HKCU").replace("HKEY_LOCAL_MACHINE", "HKLM")
+        key = reg_exe_key(facts["key"])
         actions.append(Action(
             "Remove the run key value",
             f'Delete the value and the program it starts: reg delete "{key}" /v '
