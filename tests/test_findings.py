@@ -489,3 +489,55 @@ def test_scheduled_task_action_urls_but_not_its_namespace():
     assert ("URL", "https://dl.example-sync.net/p.bin") in values
     assert ("Domain", "dl.example-sync.net") in values
     assert not [v for k, v in values if "schemas.microsoft.com" in v]
+
+
+def outbound(path, address, count, first, last):
+    return {"DeviceName": "testmachine3", "InitiatingProcessFileName": path.rsplit("\\", 1)[-1],
+            "InitiatingProcessFolderPath": path, "InitiatingProcessAccountName": "administrator1",
+            "RemoteIP": address, "RemotePort": 443, "Connections": count,
+            "FirstSeen": first, "LastSeen": last, "ActionType": "ConnectionSuccess"}
+
+
+def test_dropped_program_calling_out():
+    implant = r"C:\Users\Public\Libraries\odupdate.exe"
+    written = {"Timestamp": T0, "DeviceName": "testmachine3", "ActionType": "FileCreated",
+               "FolderPath": implant, "InitiatingProcessFileName": "certutil.exe"}
+    edge = r"C:\Program Files (x86)\Microsoft\Edge\Application\msedge.exe"
+    collection = make_collection(
+        user_writable_files=[written],
+        outbound_connections=[
+            outbound(implant.upper(), "203.0.113.77", 113, T0 + timedelta(minutes=1),
+                     T0 + timedelta(hours=9)),
+            outbound(implant, "10.0.4.21", 3, T0, T0),
+            outbound(edge, "203.0.113.5", 40, T0, T0)])
+
+    (finding,) = rules.dropped_program_calls_out(collection)
+
+    assert finding.severity == "High"
+    assert finding.last_seen == T0 + timedelta(hours=9)
+    assert "203.0.113.77:443 (113 connections)" in finding.statement
+    assert "10.0.4.21" not in finding.statement
+    assert "by certutil.exe" in finding.statement
+    assert [row["RemoteIP"] for row in finding.evidence[0].rows] == ["203.0.113.77"]
+    kinds = {(i.kind, i.value) for i in extract_indicators([finding], collection)}
+    assert ("IP address", "203.0.113.77") in kinds
+
+
+def test_installed_program_calling_out_is_no_finding():
+    edge = r"C:\Program Files (x86)\Microsoft\Edge\Application\msedge.exe"
+    collection = make_collection(outbound_connections=[outbound(edge, "203.0.113.5", 40, T0, T0)])
+
+    assert rules.dropped_program_calls_out(collection) == []
+
+
+def test_program_written_by_updater_is_medium():
+    updater = r"C:\Users\alice\AppData\Local\Vendor\agent.exe"
+    written = {"Timestamp": T0, "DeviceName": "testmachine3", "ActionType": "FileCreated",
+               "FolderPath": updater, "InitiatingProcessFileName": "VendorUpdate.exe"}
+    collection = make_collection(
+        user_writable_files=[written],
+        outbound_connections=[outbound(updater, "203.0.113.5", 4, T0, T0)])
+
+    (finding,) = rules.dropped_program_calls_out(collection)
+
+    assert finding.severity == "Medium"

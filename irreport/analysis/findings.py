@@ -641,6 +641,66 @@ def tool_download(collection: Collection) -> list[Finding]:
     )]
 
 
+# A file created or renamed during the range is new on the device under its name.
+_WRITE_ACTIONS = frozenset({"FileCreated", "FileRenamed"})
+# Programs that write files for an attacker as often as for an administrator. A program that
+# one of them wrote and that then calls out is High. One written by anything else, such as an
+# updater replacing itself, is Medium.
+_DOWNLOADERS = frozenset({"certutil.exe", "bitsadmin.exe", "powershell.exe", "pwsh.exe",
+                          "cmd.exe", "mshta.exe", "wscript.exe", "cscript.exe", "curl.exe",
+                          "rundll32.exe", "regsvr32.exe"})
+
+
+@rule
+def dropped_program_calls_out(collection: Collection) -> list[Finding]:
+    """Find a program written to the device in the range that then connects to the internet.
+
+    A downloaded tool or implant that keeps connecting out is likely the attacker's command
+    channel, and then its last connection, not the last command, is when activity last showed.
+    """
+    written: dict[str, dict[str, Any]] = {}
+    for query_id in ("file-analysis", "user-writable-files"):
+        for row in collection.rows(query_id):
+            if row.get("ActionType") in _WRITE_ACTIONS and row.get("FolderPath"):
+                written.setdefault(_lower(row["FolderPath"]), row)
+    rows = [r for r in collection.rows("outbound-connections")
+            if _lower(r.get("InitiatingProcessFolderPath")) in written
+            and is_internet_address(r.get("RemoteIP"))]
+    findings = []
+    for path in _names(_lower(r.get("InitiatingProcessFolderPath")) for r in rows):
+        program_rows = [r for r in rows if _lower(r.get("InitiatingProcessFolderPath")) == path]
+        file_row = written[path]
+        writer = file_row.get("InitiatingProcessFileName") or ""
+        counts: dict[str, int] = {}
+        for r in program_rows:
+            counts[_destination(r)] = counts.get(_destination(r), 0) + (r.get("Connections") or 0)
+        destinations = ", ".join(f"{address} ({counted(count, 'connection')})"
+                                 for address, count in sorted(counts.items()))
+        first = min(_times(program_rows, "FirstSeen"), default=None)
+        last = max(_times(program_rows, "LastSeen"), default=None)
+        statement = (
+            f"{file_row['FolderPath']}, written at {_when(file_row.get('Timestamp'))} by "
+            f"{writer or 'an unknown process'}, connected to "
+            f"{destinations} from {_when(first)} to {_when(last)}: a program new on the device "
+            "calling out, as an implant's command channel would."
+        )
+        findings.append(Finding(
+            rule="dropped-program-calls-out", title="New program connecting to the internet",
+            statement=statement, severity="High" if _lower(writer) in _DOWNLOADERS else "Medium",
+            techniques=["T1071", "T1105"],
+            phase="detection-analysis", first_seen=first, last_seen=last,
+            devices=_names(r.get("DeviceName") for r in program_rows),
+            accounts=_names(r.get("InitiatingProcessAccountName") for r in program_rows),
+            evidence=[_evidence("outbound-connections", program_rows, collection)],
+            facts={"program": file_row["FolderPath"]},
+        ))
+    return findings
+
+
+def _destination(row: dict[str, Any]) -> str:
+    return f"{row.get('RemoteIP')}:{row.get('RemotePort')}"
+
+
 def _when(value) -> str:
     from irreport.textsafe import iso_time
 

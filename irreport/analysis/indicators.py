@@ -163,6 +163,10 @@ def _from_finding(table: _Table, finding: Finding) -> None:
             context = f"scheduled task {row.get('Name') or ''} runs: {shorten(action, CONTEXT_COMMAND_CHARS)[0]}"
             for kind, value in _scan(table, action):
                 table.add(kind, value, context, row.get("Timestamp") or when, finding.rule)
+    elif finding.rule == "dropped-program-calls-out":
+        for row in finding.evidence[0].rows:
+            table.add("IP address", row.get("RemoteIP"), f"contacted by {facts['program']}",
+                      row.get("FirstSeen"), finding.rule)
     elif finding.rule == "new-local-admin":
         for account in finding.accounts:
             table.add("Account", account, "local account created or made administrator", when,
