@@ -196,8 +196,14 @@ def missing_columns_read(query: Query, missing: dict[str, list[str]]) -> dict[st
     return read
 
 
+# The list of a project-away operator runs to the next pipe.
+_PROJECT_AWAY = re.compile(r"\bproject-away\b[^|]*")
+
+
 def reads_column(body: str, column: str) -> bool:
     """Tell whether a query's text reads *column*, by name."""
+    # A column named only by project-away is dropped, not read.
+    body = _PROJECT_AWAY.sub("", body)
     # A name followed by a single "=" is a column the query makes, such as
     # `ProcessId = InitiatingProcessId`, and later mentions of it read that one.
     if re.search(rf"\b{re.escape(column)}\s*=(?![=~])", body):

@@ -271,12 +271,20 @@ def test_missing_columns_noted_per_query(per_table, pack):
                        datetime.fromisoformat("2024-11-01T00:00:00+00:00"))
     collection = collect(pack, per_table, ["ws-fixture-01"], window,
                          only=["process-events", "lsass-access"])
-    (note,) = collection.results["process-events"].warnings
-    assert note.startswith("DeviceProcessEvents lacks MD5, ")
-    assert "ProcessCommandLine" not in note
+    # process-events names MD5 only to drop it with project-away, so it reads none of them.
     assert "MD5" in per_table.provenance()["missing_columns"]["DeviceProcessEvents"]
+    assert collection.results["process-events"].warnings == []
     # lsass-access makes its own ProcessId from InitiatingProcessId, so it reads none.
     named = [column for note in collection.results["lsass-access"].warnings if " lacks " in note
              for column in note.split(" lacks ")[1].split(" in the loaded data")[0].split(", ")]
     assert "InitiatingProcessId" in named
     assert "ProcessId" not in named
+
+
+def test_project_away_reads_no_column():
+    from irreport.collect import reads_column
+
+    body = "DeviceProcessEvents\n| project-away MD5,\n    SHA256\n| where FileName == 'a.exe'"
+    assert not reads_column(body, "MD5")
+    assert not reads_column(body, "SHA256")
+    assert reads_column(body, "FileName")
