@@ -153,5 +153,20 @@ def test_inspect_bundled_sample_folder():
     result = _run("sources", "inspect", str(sample_dir()))
     assert result.returncode == 0, result.stderr
     assert "anchor.json" not in result.stderr
-    # 30 devices: the command names three and says so.
-    assert "# 3 of 30 devices; add --device NAME for others" in result.stdout
+    # 30 devices: the command names the three with the most alerts and tells the user so.
+    assert ("--device testmachine3 --device wks-eng21 --device wks-mkt14" in result.stdout)
+    assert ("# 3 of 30 devices, those with the most alerts; add --device NAME for others"
+            in result.stdout)
+
+
+def test_inspect_copy_of_sample_folder(tmp_path):
+    import shutil
+
+    from irreport.sources.local import sample_dir
+
+    copy = tmp_path / "data"
+    shutil.copytree(sample_dir(), copy)
+    result = _run("sources", "inspect", str(copy))
+    assert result.returncode == 0, result.stderr
+    assert "anchor.json" not in result.stderr
+    assert "testmachine3" in result.stdout

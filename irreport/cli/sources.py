@@ -78,7 +78,11 @@ def _print_summary(summary: dict) -> None:
 
 def _build_command(summary: dict) -> str:
     names = summary["devices"]
-    named = names if len(names) <= MAX_COMMAND_DEVICES else names[:3]
+    alerted = summary.get("devices_by_alerts") or []
+    if len(names) <= MAX_COMMAND_DEVICES:
+        named = names
+    else:
+        named = (alerted + [name for name in names if name not in alerted])[:3]
     devices = " ".join(f"--device {d}" for d in named)
     # The summary's times are cut to whole seconds, so the end is moved one second on to keep
     # the last event inside the half-open range.
@@ -86,5 +90,7 @@ def _build_command(summary: dict) -> str:
     command = (f"irreport build --source {summary['path']} {devices} --start {summary['first']} "
                f"--end {end}")
     if len(named) < len(names):
-        command += f"   # {len(named)} of {len(names)} devices; add --device NAME for others"
+        chosen = ", those with the most alerts" if alerted else ""
+        command += (f"   # {len(named)} of {len(names)} devices{chosen}; "
+                    "add --device NAME for others")
     return command

@@ -28,6 +28,7 @@ def describe_source(source) -> dict[str, Any]:
         "tables": tables,
         "rows": sum(entry["rows"] for entry in tables.values()),
         "devices": devices,
+        "devices_by_alerts": _devices_by_alerts(source.con, tables),
         "first": min(firsts) if firsts else None,
         "last": max(lasts) if lasts else None,
         "inferred": dict(sorted(source.inferred.items())),
@@ -62,6 +63,19 @@ def columns_queries_read(pack: QueryPack,
             for column in columns:
                 read.setdefault(table, {}).setdefault(column, []).append(query.id)
     return read
+
+
+def _devices_by_alerts(con, tables: dict[str, Any]) -> list[str]:
+    """Return the devices named by alerts, the most alerted first, as a responder starts there."""
+    if "AlertEvidence" not in tables:
+        return []
+    columns = table_columns(con, "AlertEvidence")
+    if "DeviceName" not in columns or "AlertId" not in columns:
+        return []
+    return [device for device, _ in con.execute(
+        'SELECT "DeviceName", count(DISTINCT "AlertId") AS alerts FROM "AlertEvidence" '
+        'WHERE "DeviceName" IS NOT NULL AND "DeviceName" <> \'\' '
+        'GROUP BY 1 ORDER BY alerts DESC, lower("DeviceName")').fetchall()]
 
 
 def _describe_table(con, table: str, rows: int) -> dict[str, Any]:

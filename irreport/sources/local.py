@@ -226,16 +226,19 @@ def sample_dir() -> Path:
     return Path(str(resources.files("irreport"))) / "sample" / "data"
 
 
-def open_sample() -> LocalSource:
-    """Open the bundled sample; its anchor.json gives the range a build covers by default.
+def open_sample(folder: Path | None = None) -> LocalSource:
+    """Open the bundled sample, or a copy in *folder*; anchor.json gives its default range.
 
     The key `posture_end` of anchor.json is the end of the fleet data, which the posture
     report takes as "now".
     """
-    folder = sample_dir()
+    label = "bundled sample incident (sample data)"
+    if folder is None:
+        folder = sample_dir()
+    elif folder.resolve() != sample_dir().resolve():
+        label = f"sample incident in {folder} (sample data)"
     files = sorted(p for p in folder.iterdir() if p.is_file() and table_file_name(p))
-    source = open_files(files, folder, kind="sample",
-                        label="bundled sample incident (sample data)")
+    source = open_files(files, folder, kind="sample", label=label)
     anchor_path = folder / "anchor.json"
     if anchor_path.exists():
         anchor = json.loads(anchor_path.read_text(encoding="utf-8"))
@@ -284,6 +287,15 @@ def open_folder(folder: Path, kind: str = "local", label: str | None = None,
     return source
 
 
+def _is_sample_folder(folder: Path) -> bool:
+    """Tell whether *folder* contains the sample's files: installed, in a checkout or a copy."""
+    if folder.resolve() == sample_dir().resolve():
+        return True
+    anchor = folder / "anchor.json"
+    bundled = sample_dir() / "anchor.json"
+    return anchor.is_file() and bundled.is_file() and anchor.read_bytes() == bundled.read_bytes()
+
+
 def open_path(path: Path, timezone_name: str | None = None) -> LocalSource:
     """Open exported data at *path*: one export file or a folder of them.
 
@@ -294,9 +306,10 @@ def open_path(path: Path, timezone_name: str | None = None) -> LocalSource:
         raise SourceError(f"source {path} does not exist; pass an exported file or a folder of "
                           "exports", source=str(path))
     if path.is_dir():
-        if path.resolve() == sample_dir().resolve():
-            # The docs name this folder; its anchor.json is the sample's range, not an export.
-            return open_sample()
+        if _is_sample_folder(path):
+            # The docs name the sample's folder, in a checkout or installed; its anchor.json
+            # is the sample's range, not an export.
+            return open_sample(path)
         return open_folder(path, timezone_name=timezone_name)
     _check_timezone(timezone_name)
     if format_of(path) is None:
