@@ -189,9 +189,24 @@ def test_bursts_say_what_they_count(html_text):
     assert "a program's burst can lie inside its device's burst" in html_text
 
 
-def test_sample_note_asks_no_export(dossier):
+def test_sample_process_events_has_no_column_note(dossier):
+    # process-events names the sample's missing version columns only in project-away.
     manifest = json.loads((dossier / "manifest.json").read_text())
     (record,) = [r for r in manifest["queries"] if r["id"] == "process-events"]
-    (note,) = record["warnings"]
-    assert note.startswith("DeviceProcessEvents lacks ProcessVersionInfoProductVersion, ")
-    assert note.endswith("the bundled sample does not have the columns.")
+    assert record["warnings"] == []
+
+
+def test_sample_column_note_asks_no_export(pack):
+    from types import SimpleNamespace
+
+    from irreport.collect import _missing_column_notes
+    from irreport.sources import QueryResult
+
+    query = pack.get("lsass-access")
+    sample = SimpleNamespace(kind="sample",
+                             missing_columns=lambda: {"DeviceEvents": ["InitiatingProcessId"]})
+    result = QueryResult(query_id=query.id, columns=[], rows=[])
+
+    (note,) = _missing_column_notes(sample, query, result)
+    assert note.startswith("DeviceEvents lacks InitiatingProcessId")
+    assert note.endswith("the bundled sample does not have the column.")
