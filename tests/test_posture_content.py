@@ -174,3 +174,14 @@ def test_unmatched_device_group_is_a_gap(pack, sample_source, tmp_path):
     assert gap["query"] == "device group 'Workstatons'"
     html = (outcome.folder / f"{outcome.folder.name}.html").read_text()
     assert "no posture query returned a device of machine group &#39;Workstatons&#39;" in html
+
+
+def test_group_advice_says_why_critical():
+    from irreport.analysis.settings import automation_advice
+
+    rows = [{"MachineGroup": "Servers - Standard", "DeviceName": "srv-app02"}]
+    (guessed,) = automation_advice(rows, {})
+    assert "its name contains 'Server'" in guessed.reason
+    assert 'critical = false under [device_groups."Servers - Standard"]' in guessed.reason
+    (configured,) = automation_advice(rows, {"Servers - Standard": {"critical": True}})
+    assert configured.reason.startswith("Critical machines (marked critical in irreport.toml)")

@@ -44,22 +44,29 @@ def automation_advice(device_rows: list[dict[str, Any]],
     advice = []
     for group, devices in sorted(groups.items()):
         setting = configured.get(group, {})
-        critical = bool(setting.get("critical")) if "critical" in setting else bool(
-            _CRITICAL.search(group))
+        if "critical" in setting:
+            critical = bool(setting.get("critical"))
+            basis = "marked critical in irreport.toml"
+        else:
+            match = _CRITICAL.search(group)
+            critical = bool(match)
+            basis = (f"taken as critical because its name contains '{match.group(0)}'; if it "
+                     f"is not, set critical = false under [device_groups.\"{group}\"] in "
+                     "irreport.toml" if match else "")
         level_key = str(setting.get("automation_level", "")).lower()
         current = LEVELS.get(level_key, "not set in irreport.toml; read it in the Defender "
                                          "portal under Settings > Endpoints > Device groups")
-        advice.append(_advise(group, sorted(devices), current, level_key, critical))
+        advice.append(_advise(group, sorted(devices), current, level_key, critical, basis))
     return advice
 
 
 def _advise(group: str, devices: list[str], current: str, level_key: str,
-            critical: bool) -> GroupAdvice:
+            critical: bool, basis: str = "") -> GroupAdvice:
     if critical:
         recommended = LEVELS["semi-core"]
-        reason = ("Critical machines: approval before remediating core folders protects "
-                  "business data, while automatic attack disruption still contains the "
-                  "device or user without waiting for approval.")
+        reason = (f"Critical machines ({basis}): approval before remediating core folders "
+                  "protects business data, while automatic attack disruption still contains "
+                  "the device or user without waiting for approval.")
     else:
         recommended = LEVELS["full"]
         reason = ("Interchangeable machines: full automation remediates at machine speed; "
