@@ -101,13 +101,23 @@ def incident_query_ids(pack: QueryPack) -> list[str]:
     return [query.id for query in pack if "report" not in query.extra]
 
 
-def build_dossier(request: BuildRequest, source: Source, pack: QueryPack, time_range,
-                  progress: Progress | None = None) -> BuildOutcome:
-    """Collect, analyse and render; the folder appears only once everything is written."""
+def dossier_folder(request: BuildRequest, time_range) -> AtomicFolder:
+    """Return the dossier's folder for *request*; raises when it exists and --force is not set.
+
+    The command calls this before collecting, so that a name already taken fails at once.
+    """
     name = check_name(request.name) if request.name is not None else None
     target = request.out_dir / (name or folder_name(request.devices, time_range.end))
     atomic = AtomicFolder(target, force=request.force)
     atomic.check_target()
+    return atomic
+
+
+def build_dossier(request: BuildRequest, source: Source, pack: QueryPack, time_range,
+                  progress: Progress | None = None) -> BuildOutcome:
+    """Collect, analyse and render; the folder appears only once everything is written."""
+    atomic = dossier_folder(request, time_range)
+    target = atomic.target
     collection = collect(pack, source, request.devices, time_range, request.overrides,
                          only=incident_query_ids(pack), progress=progress)
     known = source.known_devices() if hasattr(source, "known_devices") else None

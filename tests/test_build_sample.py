@@ -148,6 +148,8 @@ def test_existing_dossier_not_overwritten(dossier):
                    "--name", "sample", "--format", "html")
     assert done.returncode == 2
     assert "already exists; pass --force" in done.stderr
+    # The name is checked before any query runs.
+    assert "Collecting" not in done.stderr
 
 
 def test_counts_agree_with_nouns(html_text, prose_text):

@@ -183,6 +183,7 @@ def test_rerun_without_force_exits_2(reports):
     done = run_cli("posture", "--out", str(reports), "--format", "html")
     assert done.returncode == 2
     assert "already exists" in done.stderr
+    assert "Collecting" not in done.stderr
     assert "--out to write the report into another folder" in done.stderr
     assert "--name" not in done.stderr
 

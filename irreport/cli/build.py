@@ -50,8 +50,8 @@ def build(
     Examples: irreport build --device testmachine3
               irreport build --incident 2972395
     """
-    from irreport.build import (BuildRequest, build_dossier, check_tlp, incident_query_ids,
-                                parse_formats)
+    from irreport.build import (BuildRequest, build_dossier, check_tlp, dossier_folder,
+                                incident_query_ids, parse_formats)
     from irreport.pack import QueryPack
 
     config = loaded_config()
@@ -70,6 +70,7 @@ def build(
     try:
         default = scope.time_range if scope and scope.time_range else source.default_range()
         time_range = resolve(start, end, last, now=source.now(), default=default)
+        dossier_folder(request, time_range)
         count = len(incident_query_ids(pack))
         typer.echo(f"Collecting {counted(count, 'query')} for {', '.join(devices)}, "
                    f"{time_range.label()}", err=True)

@@ -73,7 +73,8 @@ def _run(start, end, last, device_groups, out_dir, keep, formats, force, tlp, so
          timezone_name) -> int:
     from irreport.build import check_tlp, parse_formats
     from irreport.pack import QueryPack
-    from irreport.posture.report import PostureRequest, build_posture_report
+    from irreport.posture.report import (PostureRequest, build_posture_report,
+                                         check_report_folder)
     from irreport.posture.weeks import report_now, report_range
 
     _check_groups(device_groups)
@@ -86,6 +87,7 @@ def _run(start, end, last, device_groups, out_dir, keep, formats, force, tlp, so
     try:
         _check_groups_known(device_groups, source)
         time_range = report_range(start, end, last, report_now(source))
+        check_report_folder(request, time_range)
         typer.echo(f"Collecting the posture queries for {time_range.label()} and the week "
                    "before", err=True)
         outcome = build_posture_report(request, source, pack, time_range)

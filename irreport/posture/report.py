@@ -98,12 +98,17 @@ def collect_weeks(pack: QueryPack, source: Source, time_range: TimeRange,
     return current, before
 
 
+def check_report_folder(request: PostureRequest, time_range: TimeRange) -> None:
+    """Raise when the week's report folder exists and --force is not set, before collecting."""
+    AtomicFolder(request.out_dir / report_name(week_label(time_range)), force=request.force,
+                 other_place=OTHER_PLACE).check_target()
+
+
 def build_posture_report(request: PostureRequest, source: Source, pack: QueryPack,
                          time_range: TimeRange,
                          progress: Progress | None = None) -> PostureOutcome:
     """Collect, compute and render the report of the week that *time_range* covers."""
-    AtomicFolder(request.out_dir / report_name(week_label(time_range)), force=request.force,
-                 other_place=OTHER_PLACE).check_target()
+    check_report_folder(request, time_range)
     current, before = collect_weeks(pack, source, time_range, request.device_groups, progress)
     return write_posture_report(request, pack, current, before)
 
