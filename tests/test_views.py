@@ -42,3 +42,38 @@ def test_table_times_have_one_width():
     assert table_time(whole) == "2026-12-02 14:41:30.000Z"
     assert table_time(whole.replace(microsecond=120000)) == "2026-12-02 14:41:30.120Z"
     assert table_time(whole.replace(microsecond=620204)) == "2026-12-02 14:41:30.620204Z"
+
+
+def test_rows_naming_indicators_shown_first():
+    from irreport.render.views import DISPLAY, result_view
+    from irreport.sources import QueryResult
+
+    limit = DISPLAY["outbound-connections"][1]
+    benign = [{"DeviceName": "host1", "InitiatingProcessFileName": "msedge.exe",
+               "RemoteIP": f"192.0.2.{i}", "Connections": 1} for i in range(limit + 5)]
+    implant = {"DeviceName": "host1", "InitiatingProcessFileName": "odupdate.exe",
+               "RemoteIP": "203.0.113.77", "Connections": 113}
+    result = QueryResult(query_id="outbound-connections", columns=list(implant),
+                         rows=benign + [implant])
+
+    view = result_view(result, "outbound-connections", frozenset({"203.0.113.77"}))
+
+    assert view.rows[0][1].text == "odupdate.exe"
+    assert [row[2].text for row in view.rows[1:3]] == ["192.0.2.0", "192.0.2.1"]
+    assert len(view.rows) == limit
+    assert view.more == 6
+    assert view.chosen.startswith("the 1 row naming an indicator first")
+
+
+def test_short_table_keeps_query_order():
+    from irreport.render.views import result_view
+    from irreport.sources import QueryResult
+
+    rows = [{"InitiatingProcessFileName": "msedge.exe", "RemoteIP": "192.0.2.1"},
+            {"InitiatingProcessFileName": "odupdate.exe", "RemoteIP": "203.0.113.77"}]
+    result = QueryResult(query_id="outbound-connections", columns=list(rows[0]), rows=rows)
+
+    view = result_view(result, "outbound-connections", frozenset({"203.0.113.77"}))
+
+    assert [row[0].text for row in view.rows] == ["msedge.exe", "odupdate.exe"]
+    assert view.chosen == ""

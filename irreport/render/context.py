@@ -248,8 +248,7 @@ def build_context(collection: Collection, analysis: Analysis, meta: dict[str, An
         "intrusion_to_alert_text": _duration(review.intrusion_to_alert),
         "finding_counts": [(s, severities[s]) for s in ("High", "Medium", "Low") if severities[s]],
         "findings": [finding_view(f) for f in analysis.findings],
-        "views": {query_id: result_view(collection.results.get(query_id), query_id)
-                  for query_id in DISPLAY},
+        "views": _result_views(collection, analysis),
         "alerts_view": alerts_view(analysis, collection),
         "malicious_counts": sorted(malicious.items(), key=lambda kv: -kv[1]),
         "configuration_gaps": analysis.configuration_gaps,
@@ -269,6 +268,18 @@ def build_context(collection: Collection, analysis: Analysis, meta: dict[str, An
         "disruption_advice": DISRUPTION_ADVICE,
         "appendix": _appendix(collection),
     }
+
+
+def _result_views(collection: Collection, analysis: Analysis) -> dict[str, TableView]:
+    indicators = _indicator_values(analysis)
+    return {query_id: result_view(collection.results.get(query_id), query_id, indicators)
+            for query_id in DISPLAY}
+
+
+def _indicator_values(analysis: Analysis) -> frozenset[str]:
+    # An account names most of a device's own rows, so matching it would put nearly every
+    # row first.
+    return frozenset(i.value.lower() for i in analysis.indicators if i.kind != "Account")
 
 
 def _no_alert_text(collection: Collection) -> str:

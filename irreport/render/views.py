@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from irreport.plural import counted
 from irreport.render.wrapping import whole_hash_chars, word_limit
 from irreport.sources import QueryResult
 from irreport.textsafe import has_hidden_characters, iso_time, shorten, visible
@@ -38,7 +39,7 @@ DISPLAY: dict[str, tuple[list[str], int]] = {
                   "RegistryValueData", "DevicesWithValue", "ValuesOnDevice",
                   "InitiatingProcessFileName"], 40),
     "outbound-connections": (["DeviceName", "InitiatingProcessFileName", "RemoteIP", "RemotePort",
-                              "RemoteUrl", "Connections", "FirstSeen"], 30),
+                              "RemoteUrl", "Connections", "FirstSeen", "LastSeen"], 30),
     "user-writable-files": (["Timestamp", "DeviceName", "ActionType", "FileName", "FolderPath",
                              "SHA1", "InitiatingProcessFileName"], 30),
     "scheduled-tasks-services": (["Timestamp", "DeviceName", "ActionType", "Name", "Detail",
@@ -73,6 +74,18 @@ SHOWN_FIRST: dict[str, Callable[[dict[str, Any]], bool]] = {
 }
 
 
+# Per query, the columns whose values are compared with the indicators. When a table has more
+# rows than it shows, it shows the rows naming an indicator first, so the attacker's rows are not
+# left in the evidence files behind a page of benign ones.
+INDICATOR_COLUMNS: dict[str, tuple[str, ...]] = {
+    "outbound-connections": ("InitiatingProcessFileName", "RemoteIP", "RemoteUrl"),
+    "user-writable-files": ("FileName", "SHA1"),
+    "inbound-connections": ("RemoteIP",),
+    "process-events": ("FileName",),
+    "powershell-commands": ("ParentFileName",),
+}
+
+
 @dataclass
 class Cell:
     text: str
@@ -90,6 +103,8 @@ class TableView:
     query_id: str = ""
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: which rows a table with rows left out shows, when not simply the first ones
+    chosen: str = ""
 
     @property
     def more(self) -> int:
@@ -140,8 +155,13 @@ def table_view(rows: list[dict[str, Any]], columns: list[str] | None = None,
     return TableView(present, body, len(rows), query_id)
 
 
-def result_view(result: QueryResult | None, query_id: str) -> TableView:
-    """Return the declared view of one query's result."""
+def result_view(result: QueryResult | None, query_id: str,
+                indicators: frozenset[str] = frozenset()) -> TableView:
+    """Return the declared view of one query's result.
+
+    *indicators* are lower-case indicator values. A table that cannot show every row shows
+    those that name one of them (in INDICATOR_COLUMNS) first.
+    """
     if result is None:
         return TableView([], [], 0, query_id, note="not run")
     columns, limit = DISPLAY.get(query_id, (result.columns[:8], DEFAULT_ROW_LIMIT))
@@ -149,10 +169,34 @@ def result_view(result: QueryResult | None, query_id: str) -> TableView:
     first = SHOWN_FIRST.get(query_id)
     if first is not None:
         rows = sorted(rows, key=lambda row: not first(row))
+    chosen = ""
+    compared = INDICATOR_COLUMNS.get(query_id)
+    if compared and indicators and len(rows) > limit:
+        rows, named = _rows_naming_first(rows, limit, compared, indicators)
+        if named:
+            chosen = (f"the {counted(named, 'row')} naming an indicator first, then others in "
+                      "the query's order")
     view = table_view(rows, [c for c in columns if c in result.columns] or None, limit,
                       query_id)
+    view.total = len(result.rows)
+    view.chosen = chosen
     view.note = status_note(result)
     return view
+
+
+def _rows_naming_first(rows: list[dict[str, Any]], limit: int, columns: tuple[str, ...],
+                       indicators: frozenset[str]) -> tuple[list[dict[str, Any]], int]:
+    """Return *limit* rows: those naming an indicator, then the first others; and their count.
+
+    Each group keeps the query's order.
+    """
+    named = [row for row in rows
+             if any(str(row.get(column) or "").lower() in indicators for column in columns)]
+    selected = named[:limit]
+    if len(selected) < limit:
+        named_ids = {id(row) for row in selected}
+        selected += [row for row in rows if id(row) not in named_ids][:limit - len(selected)]
+    return selected, min(len(named), limit)
 
 
 def status_note(result: QueryResult | None) -> str:
