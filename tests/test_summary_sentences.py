@@ -88,3 +88,13 @@ def test_accounts_from_activity_not_from_guessing():
     summary = summarise([guessing, burst], ["testmachine3"])
     assert summary.accounts == ["administrator1"]
     assert "Accounts involved: administrator1." in summary.sentences
+
+
+def test_finding_before_entry_named_apart():
+    sentences = summarise([entry(), detection("SmartScreen", -3 * 24 * 60),
+                           finding("run-key", "Run key persistence", 5)],
+                          ["testmachine3"]).sentences
+
+    assert "Before the entry point, from 2026-11-29T14:00:00Z: Defender detections " \
+           "(SmartScreen)." in sentences
+    assert "After that came, in order: run key persistence." in sentences

@@ -57,12 +57,29 @@ def summarise(findings: list[Finding], devices: list[str],
         f"{', '.join(affected_devices)}.",
         f"Most likely entry point: {entry}",
     ]
-    steps = _steps(ordered, entry)
+    # A finding that began before the entry point (last week's blocked download in a wide
+    # range) did not follow from it, so it is named apart.
+    entry_time = _entry_time(malicious)
+    earlier = [f for f in ordered if entry_time and f.first_seen < entry_time]
+    steps = _steps([f for f in ordered if f not in earlier], entry)
+    earlier_steps = _steps(earlier, entry)
+    if earlier_steps:
+        sentences.append("Before the entry point, from " + iso_time(earlier[0].first_seen)
+                         + ": " + _join(earlier_steps) + ".")
     if steps:
         sentences.append("After that came, in order: " + _join(steps) + ".")
     if accounts:
         sentences.append(f"Accounts involved: {', '.join(accounts)}.")
     return Summary(sentences, first, last, entry, accounts, affected_devices)
+
+
+def _entry_time(findings: list[Finding]):
+    """Return when the entry point's finding began, or None when no entry point was found."""
+    for rule in ENTRY_RULES[:2]:
+        match = next((f for f in findings if f.rule == rule), None)
+        if match:
+            return match.first_seen
+    return None
 
 
 def _entry_point(findings: list[Finding]) -> str:
