@@ -59,8 +59,8 @@ def summarise(findings: list[Finding], devices: list[str],
     ]
     # A finding that began before the entry point (last week's blocked download in a wide
     # range) did not follow from it, so it is named apart.
-    entry_time = _entry_time(malicious)
-    earlier = [f for f in ordered if entry_time and f.first_seen < entry_time]
+    entry_finding = _entry_finding(malicious)
+    earlier = [f for f in ordered if entry_finding and f.first_seen < entry_finding.first_seen]
     steps = _steps([f for f in ordered if f not in earlier], entry)
     earlier_steps = _steps(earlier, entry)
     if earlier_steps:
@@ -73,20 +73,19 @@ def summarise(findings: list[Finding], devices: list[str],
     return Summary(sentences, first, last, entry, accounts, affected_devices)
 
 
-def _entry_time(findings: list[Finding]):
-    """Return when the entry point's finding began, or None when no entry point was found."""
+def _entry_finding(findings: list[Finding]) -> Finding | None:
+    """Return the finding that shows how the attacker got in, or None when none does."""
     for rule in ENTRY_RULES[:2]:
         match = next((f for f in findings if f.rule == rule), None)
         if match:
-            return match.first_seen
+            return match
     return None
 
 
 def _entry_point(findings: list[Finding]) -> str:
-    for rule in ENTRY_RULES[:2]:
-        match = next((f for f in findings if f.rule == rule), None)
-        if match:
-            return match.statement
+    entry = _entry_finding(findings)
+    if entry:
+        return entry.statement
     earliest = min(findings, key=lambda f: f.first_seen)
     return f"not established; the earliest finding is: {earliest.statement}"
 
