@@ -70,14 +70,14 @@ def test_count_sentence_singular():
     sentence = summarise([finding("run-key", "Run key persistence", 0)],
                          ["testmachine3"]).sentences[0]
 
-    assert "1 finding of medium or high severity was made on testmachine3." in sentence
+    assert "1 finding of medium or high severity concerns testmachine3." in sentence
 
 
 def test_count_sentence_plural():
     findings = [finding("run-key", "Run key persistence", 0), detection("AMSI", 1)]
     sentence = summarise(findings, ["testmachine3"]).sentences[0]
 
-    assert "2 findings of medium or high severity were made on testmachine3." in sentence
+    assert "2 findings of medium or high severity concern testmachine3." in sentence
 
 
 def test_accounts_from_activity_not_from_guessing():

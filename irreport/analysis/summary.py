@@ -53,7 +53,7 @@ def summarise(findings: list[Finding], devices: list[str],
     entry = _entry_point(malicious)
     sentences = [
         f"Between {iso_time(first)} and {iso_time(last)}, {counted(len(malicious), 'finding')} "
-        f"of medium or high severity {pluralize(len(malicious), 'was', 'were')} made on "
+        f"of medium or high severity {pluralize(len(malicious), 'concerns', 'concern')} "
         f"{', '.join(affected_devices)}.",
         f"Most likely entry point: {entry}",
     ]
