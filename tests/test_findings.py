@@ -136,6 +136,10 @@ def test_tampering_outcome():
     [finding] = rules.tampering(make_collection(malicious_activity=rows))
     assert "outcome: Blocked" in finding.statement
     assert finding.statement.startswith("1 attempt to tamper with Microsoft Defender on ")
+    assert finding.statement.endswith("Tamper protection blocked every one.")
+    rows.append({**rows[0], "Outcome": "Audited"})
+    [finding] = rules.tampering(make_collection(malicious_activity=rows))
+    assert "Tamper protection blocked 1 of them; check that the settings" in finding.statement
 
 
 def test_lateral_movement_skips_smb():

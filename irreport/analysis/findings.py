@@ -286,11 +286,20 @@ def tampering(collection: Collection) -> list[Finding]:
     if not rows:
         return []
     outcomes = _names(r.get("Outcome") for r in rows)
+    blocked = sum(r.get("Outcome") == "Blocked" for r in rows)
+    if blocked == len(rows):
+        verdict = "Tamper protection blocked every one."
+    elif blocked:
+        verdict = (f"Tamper protection blocked {blocked} of them; check that the settings "
+                   "the others changed are back.")
+    else:
+        verdict = ("None is recorded as blocked, so check that Defender's settings on the "
+                   "device are as intended.")
     statement = (
         f"{counted(len(rows), 'attempt')} to tamper with Microsoft Defender on "
-        f"{', '.join(_names(r.get('DeviceName') for r in rows))} ({'; '.join(_names(r.get('Detail') for r in rows))}); "
-        f"outcome: {', '.join(outcomes) or 'unknown'}. Tamper protection stopped "
-        "the change only if the outcome says Blocked."
+        f"{', '.join(_names(r.get('DeviceName') for r in rows))} "
+        f"({'; '.join(_names(r.get('Detail') for r in rows))}); "
+        f"outcome: {', '.join(outcomes) or 'unknown'}. {verdict}"
     )
     return [_finding_over_rows(
         collection, "malicious-activity", rows,
