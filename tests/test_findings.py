@@ -545,3 +545,18 @@ def test_program_written_by_updater_is_medium():
     (finding,) = rules.dropped_program_calls_out(collection)
 
     assert finding.severity == "Medium"
+
+
+def test_actions_for_web_addresses_and_files():
+    from irreport.analysis.model import Indicator
+
+    indicators = [Indicator("URL", "http://203.0.113.77/odupdate.exe", "certutil", None, ["x"]),
+                  Indicator("File", "odupdate.exe", r"C:\Users\Public\Libraries\odupdate.exe",
+                            None, ["y"])]
+
+    actions = {a.title: a for a in containment_actions([], indicators)}
+
+    assert actions["Block the attacker's web addresses"].targets == [
+        "http://203.0.113.77/odupdate.exe"]
+    assert actions["Delete the attacker's files"].targets == [
+        r"C:\Users\Public\Libraries\odupdate.exe"]

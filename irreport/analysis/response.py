@@ -80,21 +80,28 @@ def _account_actions(actions: list[Action], by_rule: dict[str, list[Finding]]) -
 
 
 def _indicator_actions(actions: list[Action], indicators: list[Indicator]) -> None:
-    addresses = [i.value for i in indicators if i.kind == "IP address"]
-    if addresses:
-        actions.append(Action(
-            "Block the attacker's addresses",
-            "Add them as Defender IP indicators (Block and remediate) and on the perimeter "
-            "firewall.", addresses, sorted({r for i in indicators if i.kind == "IP address"
-                                            for r in i.rules}), priority=2))
-    hashes = [i.value for i in indicators if i.kind in ("SHA1", "SHA256")]
-    if hashes:
-        actions.append(Action(
-            "Block the attacker's files",
-            "Add the hashes as Defender file indicators (Block and remediate) so any copy "
-            "elsewhere is quarantined.", hashes,
-            sorted({r for i in indicators if i.kind in ("SHA1", "SHA256") for r in i.rules}),
-            priority=2))
+    steps = [
+        (("IP address",), "Block the attacker's addresses",
+         "Add them as Defender IP indicators (Block and remediate) and on the perimeter "
+         "firewall."),
+        (("URL",), "Block the attacker's web addresses",
+         "Add them as Defender URL and domain indicators (Block) and on the web proxy; "
+         "outside Edge, Defender enforces them only where network protection is in block "
+         "mode."),
+        (("SHA1", "SHA256"), "Block the attacker's files",
+         "Add the hashes as Defender file indicators (Block and remediate) so any copy "
+         "elsewhere is quarantined."),
+        (("File",), "Delete the attacker's files",
+         "Collect each file for analysis (Defender's Collect file), then delete it or "
+         "remove it with the Stop and quarantine file action."),
+    ]
+    for kinds, title, detail in steps:
+        chosen = [i for i in indicators if i.kind in kinds]
+        if chosen:
+            # A file indicator's value is its name and its context the full path.
+            targets = [i.context if i.kind == "File" and i.context else i.value for i in chosen]
+            actions.append(Action(title, detail, targets,
+                                  sorted({r for i in chosen for r in i.rules}), priority=2))
 
 
 def reg_exe_key(key: str) -> str:
