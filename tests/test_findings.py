@@ -163,6 +163,9 @@ def test_indicators_and_actions_from_findings():
     kinds = {(i.kind, i.value) for i in indicators}
     assert ("IP address", "203.0.113.77") in kinds
     assert ("Account", "administrator1") in kinds
+    (account,) = [i for i in indicators if i.kind == "Account"]
+    # The account was first used at the logon, 92 s after the connection.
+    assert account.first_seen == T0 + timedelta(seconds=92)
     assert any(k == "Registry value" and v.endswith(r"\OneDriveUpdate") for k, v in kinds)
     titles = [a.title for a in containment_actions(found, indicators)]
     assert titles[0] in ("Isolate the affected devices", "Disable and reset the accounts the "

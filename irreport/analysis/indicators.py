@@ -138,7 +138,8 @@ def _from_finding(table: _Table, finding: Finding) -> None:
     if finding.rule == "logon-after-inbound":
         table.add("IP address", facts["remote_ip"], "logged on after brute force", when,
                   finding.rule)
-        table.add("Account", facts["account"], "used by the attacker to log on", when, finding.rule)
+        table.add("Account", facts["account"], "used by the attacker to log on",
+                  facts.get("logon_time") or when, finding.rule)
     elif finding.rule == "rdp-brute-force":
         winners = set(facts.get("successful_addresses", []))
         for row in finding.evidence[0].rows:
