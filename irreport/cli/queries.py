@@ -54,7 +54,9 @@ def show_query(
         help="Print the query bound for these devices, ready to paste into the Defender portal."),
     start: str = StartOption,
     end: str = EndOption,
-    last: str = LastOption,
+    last: str = typer.Option(None, "--last", metavar="DURATION",
+                             help="Range ending now by the wall clock, as the portal runs "
+                                  "it: 48h, 7d, 90m."),
     params: list[str] = ParamOption,
     pack_dir: Path = PackOption,
 ):
