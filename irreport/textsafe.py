@@ -116,9 +116,17 @@ def iso_time(value: datetime) -> str:
         value = value.replace(tzinfo=timezone.utc)
     utc = value.astimezone(timezone.utc)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += f".{utc.microsecond:06d}".rstrip("0")
-    return text + "Z"
+    return text + _fraction(utc.microsecond) + "Z"
+
+
+def _fraction(micro: int) -> str:
+    """Return the fraction of a second: none, milliseconds, or microseconds when present.
+
+    Fixed widths keep times of one precision the same length, so they sort and line up.
+    """
+    if not micro:
+        return ""
+    return f".{micro // 1000:03d}" if micro % 1000 == 0 else f".{micro:06d}"
 
 
 def csv_cell(value: Any) -> str:
@@ -402,8 +410,7 @@ def _iso_times(values: list[datetime]) -> list[str] | None:
     dates = {day: iso_time(epoch + timedelta(days=day))[:-len("T00:00:00Z")]
              for day in set(days)}
     microseconds = list(map(_MICROSECONDS, offsets))
-    fractions = {micro: f".{micro:06d}".rstrip("0") if micro else ""
-                 for micro in set(microseconds)}
+    fractions = {micro: _fraction(micro) for micro in set(microseconds)}
     return list(map("".join, zip(map(dates.__getitem__, days),
                                  map(_clock_texts().__getitem__, map(_SECONDS, offsets)),
                                  map(fractions.__getitem__, microseconds), repeat("Z"))))

@@ -98,7 +98,7 @@ def test_text_column_times_as_iso_time():
               datetime(2026, 12, 1, 10, 0, 0, 120000, tzinfo=timezone.utc)]
 
     assert TextColumn(values).csv() == ["2026-10-25T00:30:00Z", "2026-10-25T01:30:00Z",
-                                        "5-01-02T03:04:05.0006Z", "2026-12-01T10:00:00.12Z"]
+                                        "5-01-02T03:04:05.000600Z", "2026-12-01T10:00:00.120Z"]
 
 
 def test_text_column_neutralises_negative_numbers():

@@ -63,7 +63,7 @@ def test_summary_becomes_one_event_at_first_seen():
     assert only.time == at(0)
     assert only.category == "failed logon"
     assert only.target == "192.0.2.10"
-    assert only.details.startswith("failed logons: 42, the last at 2026-12-03T14:42:05.12Z")
+    assert only.details.startswith("failed logons: 42, the last at 2026-12-03T14:42:05.120Z")
 
 
 def test_alerts_one_event_per_alert():

@@ -131,10 +131,8 @@ def table_time(value: datetime) -> str:
     with microseconds keeps all six digits. The space lets a narrow column wrap between
     date and time, not mid-number.
     """
-    text = iso_time(value.replace(microsecond=0)).replace("T", " ")[:-1]
-    micro = value.microsecond
-    fraction = f".{micro // 1000:03d}" if micro % 1000 == 0 else f".{micro:06d}"
-    return f"{text}{fraction}Z"
+    text = iso_time(value).replace("T", " ")
+    return text if "." in text else text[:-1] + ".000Z"
 
 
 def cell(value: Any, limit: int = CELL_LIMIT) -> Cell:
