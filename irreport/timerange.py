@@ -22,8 +22,8 @@ class TimeRange:
     def __post_init__(self):
         if self.end <= self.start:
             raise ConfigurationError(
-                f"time range end {self.end.isoformat()} is not after its start "
-                f"{self.start.isoformat()}; pass an --end later than --start"
+                f"time range end {iso(self.end)} is not after its start "
+                f"{iso(self.start)}; pass an --end later than --start"
             )
 
     @property

@@ -170,3 +170,14 @@ def test_inspect_copy_of_sample_folder(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "anchor.json" not in result.stderr
     assert "testmachine3" in result.stdout
+
+
+def test_reversed_range_names_both_times_in_utc():
+    from irreport.errors import ConfigurationError
+    from irreport.timerange import TimeRange, parse_instant
+
+    with pytest.raises(ConfigurationError) as caught:
+        TimeRange(parse_instant("2026-12-02"), parse_instant("2026-12-01"))
+    assert str(caught.value) == (
+        "time range end 2026-12-01T00:00:00Z is not after its start 2026-12-02T00:00:00Z; "
+        "pass an --end later than --start")
