@@ -43,12 +43,17 @@ def build(
 ):
     """Collect the query pack for the devices, analyse it and write an HTML and PDF dossier.
 
+    Without --start, --end or --last the range is the incident's with --incident, the
+    sample's three incident days, all the data of an export, or the last 48 hours on a tenant.
+
     Exits 0 when every query succeeded. Exits 1 when the dossier was written but some
     queries failed, were skipped, were truncated or lacked their tables, or no query
     returned a row for a requested device (the dossier lists them). Exits 2 on an error.
 
-    Examples: irreport build --device testmachine3
-              irreport build --incident 2972395
+    Examples:
+
+    * `irreport build --device testmachine3`
+    * `irreport build --incident 2972395`
     """
     from irreport.build import (BuildRequest, build_dossier, check_tlp, dossier_folder,
                                 incident_query_ids, parse_formats)

@@ -53,7 +53,7 @@ def posture(
     Exits 0 when every query succeeded, 1 when the report was written but some queries
     failed, were skipped or cut (the report lists them), 2 on an error.
 
-    Example: irreport posture --last 7d --out reports/ --keep 12
+    Example: `irreport posture --last 7d --out reports/ --keep 12`
     """
     try:
         code = _run(start, end, last, list(device_groups or []), out_dir, keep, formats,

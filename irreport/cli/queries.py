@@ -135,7 +135,7 @@ def run_query(
 ):
     """Run one query of the pack and print its rows.
 
-    Example: irreport queries run inbound-then-logon --device testmachine3 --last 48h
+    Example: `irreport queries run inbound-then-logon --device testmachine3 --last 48h`
     """
     from irreport.collect import collect
     from irreport.output import format_table, write_csv, write_json

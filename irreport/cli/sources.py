@@ -30,7 +30,7 @@ def inspect_source(
 ):
     """List the tables, row counts, devices and time range that exported data holds.
 
-    Example: irreport sources inspect ./export.csv
+    Example: `irreport sources inspect ./export.csv`
     """
     from irreport.sources.inventory import describe_source
     from irreport.sources.local import open_path
