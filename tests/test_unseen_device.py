@@ -16,7 +16,8 @@ def test_misspelled_device_fails_with_suggestion(tmp_path):
     assert "no query returned any row for device 'testmachin3'" in done.stderr
     assert "similar name in this source: testmachine3" in done.stderr
     html = (tmp_path / "typo" / "dossier.html").read_text()
-    assert "cannot say whether the devices were attacked" in html
+    assert "cannot say whether the device was attacked" in html
+    assert "<tr><th>Findings</th><td>none</td></tr>" in html
     assert "no malicious activity" not in html
     assert "<tr><th>Devices affected</th><td>none</td></tr>" in html
     manifest = json.loads((tmp_path / "typo" / "manifest.json").read_text())

@@ -34,7 +34,9 @@ def summarise(findings: list[Finding], devices: list[str],
     if unseen and len(unseen) == len(devices) and not malicious:
         return Summary(
             sentences=[f"No query returned any data for {', '.join(devices)} in this range, so "
-                       "this dossier cannot say whether the devices were attacked. "
+                       "this dossier cannot say whether "
+                       f"{pluralize(len(devices), 'the device was', 'the devices were')} "
+                       "attacked. "
                        + " ".join(n[:1].upper() + n[1:] + "." for n in unseen.values())],
             first_malicious=None, last_malicious=None, entry_point="no data", devices=[])
     if not malicious:
