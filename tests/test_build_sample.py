@@ -212,3 +212,18 @@ def test_sample_column_note_asks_no_export(pack):
     (note,) = _missing_column_notes(sample, query, result)
     assert note.startswith("DeviceEvents lacks InitiatingProcessId")
     assert note.endswith("the bundled sample does not have the column.")
+
+def test_attack_window_chart(dossier, html_text):
+    # From five minutes before the 14:37:12 logon to five minutes after the last alert.
+    assert "The attack, 2026-12-02T14:32:12Z to 2026-12-02T15:38:55Z" in html_text
+    page = (dossier / "dossier.html").read_text(encoding="utf-8")
+    assert 'alt="events of the attack window by category"' in page
+
+
+def test_no_attack_window_without_alerts():
+    from types import SimpleNamespace
+
+    from irreport.render.context import attack_window
+
+    analysis = SimpleNamespace(alerts=[], review=SimpleNamespace(intrusion=None), timeline=[])
+    assert attack_window(analysis) is None

@@ -21,6 +21,7 @@ from irreport.render.views import (
 )
 from irreport.sources import EMPTY
 from irreport.textsafe import iso_time, list_text, shorten
+from irreport.timerange import TimeRange
 
 MAX_FOCUS = 6
 FINDING_EVIDENCE_ROWS = 10
@@ -219,6 +220,31 @@ def alerts_view(analysis: Analysis, collection: Collection) -> TableView:
                      note=status_note(collection.results.get("alert-evidence")))
 
 
+# The attack chart starts this long before the attacker's first logon and ends this long
+# after the last alert, so the first and last marks are not on the frame.
+WINDOW_MARGIN = timedelta(minutes=5)
+
+
+def attack_window(analysis: Analysis) -> TimeRange | None:
+    """Return the span from the attacker's first logon to the last alert, with margins.
+
+    The whole range's chart squeezes an attack of an hour into one line when the range covers
+    days, so a second chart draws this span. None when there is no logon or alert to bound
+    it, or when the span is over a quarter of the timeline, which the first chart shows well.
+    """
+    alert_times = [a["time"] for a in analysis.alerts if a.get("time")]
+    start = analysis.review.intrusion if analysis.review else None
+    if not start or not alert_times or not analysis.timeline:
+        return None
+    end = max(alert_times)
+    if end <= start:
+        return None
+    span = analysis.timeline[-1].time - analysis.timeline[0].time
+    if (end - start) * 4 > span:
+        return None
+    return TimeRange(start - WINDOW_MARGIN, end + WINDOW_MARGIN)
+
+
 def build_context(collection: Collection, analysis: Analysis, meta: dict[str, Any],
                   images: Path | None = None) -> dict[str, Any]:
     """Return everything the dossier template needs; `meta` contains the cover's facts."""
@@ -229,6 +255,13 @@ def build_context(collection: Collection, analysis: Analysis, meta: dict[str, An
     chart = images / "timeline.png"
     bursts = shown_bursts(analysis)
     timeline_chart(analysis.timeline, chart, bursts=bursts)
+    window = attack_window(analysis)
+    attack_chart = None
+    if window:
+        attack_chart = images / "timeline-attack.png"
+        timeline_chart([e for e in analysis.timeline if window.start <= e.time <= window.end],
+                       attack_chart,
+                       bursts=[b for b in bursts if window.start <= b.start <= window.end])
     timeline_table, timeline_more = timeline_view(analysis, collection.devices)
     severities = Counter(f.severity for f in analysis.findings)
     malicious = Counter(r.get("Category") for r in collection.rows("malicious-activity"))
@@ -257,6 +290,8 @@ def build_context(collection: Collection, analysis: Analysis, meta: dict[str, An
         "source_warnings": list(collection.source_provenance.get("warnings", [])),
         "process_focus": process_focus(analysis.graph, images) if analysis.graph is not None else [],
         "timeline_chart": data_uri(chart) if chart.exists() else None,
+        "attack_chart": data_uri(attack_chart) if attack_chart else None,
+        "attack_window": window.label() if window else "",
         "timeline_view": timeline_table,
         "timeline_total": len(analysis.timeline),
         "timeline_more": timeline_more,
