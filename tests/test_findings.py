@@ -563,3 +563,26 @@ def test_actions_for_web_addresses_and_files():
         "http://203.0.113.77/odupdate.exe"]
     assert actions["Delete the attacker's files"].targets == [
         r"C:\Users\Public\Libraries\odupdate.exe"]
+
+
+def test_guessing_lesson_names_alert_delay():
+    from irreport.analysis.response import post_incident
+
+    guessing = rules.rdp_brute_force(make_collection(failed_logons=[failed("203.0.113.77", 30)]))
+    first_alert = guessing[0].first_seen + timedelta(hours=54, minutes=20)
+
+    (lesson, *_) = post_incident(guessing, first_alert, []).lessons
+    assert lesson.endswith("the first alert came 54 h 20 min after the guessing began.")
+    (lesson, *_) = post_incident(guessing, None, []).lessons
+    assert lesson.endswith("and no alert was raised.")
+
+
+def test_gap_lesson_names_the_control():
+    from irreport.analysis.settings import gap_lessons
+
+    gaps = [{"device": "testmachine3", "control": "Attack surface reduction rule in block mode",
+             "configuration_id": "scid-2505", "name": "Block executables unless they meet a "
+             "prevalence, age, or trusted list criterion"}]
+    (lesson,) = gap_lessons(gaps)
+    assert lesson.startswith("Not compliant on testmachine3: Block executables unless")
+    assert "(scid-2505)" in lesson

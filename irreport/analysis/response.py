@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from irreport.analysis.model import Action, Finding, Indicator
+from irreport.plural import counted
 
 # Pack queries worth turning into custom detections, by the finding rule that proved them useful.
 DETECTION_CANDIDATES = {
@@ -160,6 +161,28 @@ class PostIncident:
         return None
 
 
+def _guessing_lesson(guessing: list[Finding], first_alert: datetime | None) -> str:
+    began = min(f.first_seen for f in guessing if f.first_seen)
+    attempts = sum(f.facts.get("attempts", 0) for f in guessing)
+    text = ("Remote Desktop was reachable from the internet and "
+            f"{counted(attempts, 'failed logon')} went on with no lockout threshold to stop them")
+    if first_alert and first_alert > began:
+        return (text + f"; the first alert came {duration_text(first_alert - began)} after the "
+                "guessing began.")
+    return text + ", and no alert was raised."
+
+
+def duration_text(value: timedelta | None) -> str:
+    """Return a duration as "54 h 20 min", or "27 min 48 s" under an hour; "" for None."""
+    if value is None:
+        return ""
+    seconds = int(value.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{sign}{hours} h {rest // 60} min" if hours else f"{sign}{rest // 60} min {rest % 60} s"
+
+
 def post_incident(findings: list[Finding], first_alert: datetime | None,
                   settings_gaps: list[str]) -> PostIncident:
     """Derive lessons and detection candidates from what the findings showed."""
@@ -168,10 +191,9 @@ def post_incident(findings: list[Finding], first_alert: datetime | None,
     review = PostIncident(first_malicious=min(starts) if starts else None, first_alert=first_alert,
                           intrusion=min(logons) if logons else None)
     rules = {f.rule for f in findings}
-    if "rdp-brute-force" in rules:
-        review.lessons.append(
-            "Remote Desktop was reachable from the internet and hundreds of failed logons "
-            "went unanswered: no lockout threshold, no alert on the guessing itself.")
+    guessing = [f for f in findings if f.rule == "rdp-brute-force"]
+    if guessing:
+        review.lessons.append(_guessing_lesson(guessing, first_alert))
     if "logon-after-inbound" in rules:
         review.lessons.append(
             "A local administrator account with a guessable password logged on from the "

@@ -106,8 +106,12 @@ def configuration_gaps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def gap_lessons(gaps: list[dict[str, Any]]) -> list[str]:
     """Turn configuration gaps into preparation items for the post-incident review."""
-    by_control: dict[str, list[str]] = {}
+    by_control: dict[tuple[str, str], list[str]] = {}
     for gap in gaps:
-        by_control.setdefault(gap["control"], []).append(gap["device"])
-    return [f"{control} is off on {', '.join(sorted(set(devices)))}; turn it on through "
-            "Intune or group policy." for control, devices in sorted(by_control.items())]
+        # The control's group name ("Attack surface reduction rule in block mode") is shared
+        # by several controls, so the lesson names the one control with its id.
+        name = gap.get("name") or gap["control"]
+        label = f"{name} ({gap['configuration_id']})" if gap.get("configuration_id") else name
+        by_control.setdefault((label, gap["control"]), []).append(gap["device"])
+    return [f"Not compliant on {', '.join(sorted(set(devices)))}: {label}; set it through "
+            "Intune or group policy." for (label, _), devices in sorted(by_control.items())]

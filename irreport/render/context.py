@@ -13,6 +13,7 @@ from typing import Any
 from irreport import __version__
 from irreport.analysis.model import Finding
 from irreport.analysis.pipeline import Analysis
+from irreport.analysis.response import duration_text
 from irreport.analysis.settings import DISRUPTION_ADVICE
 from irreport.collect import Collection
 from irreport.plural import counted
@@ -277,8 +278,8 @@ def build_context(collection: Collection, analysis: Analysis, meta: dict[str, An
                    "lessons": review.lessons,
                    "detections": review.detections, "time_to_alert": review.time_to_alert,
                    "intrusion": _time(review.intrusion)},
-        "time_to_alert_text": _duration(review.time_to_alert),
-        "intrusion_to_alert_text": _duration(review.intrusion_to_alert),
+        "time_to_alert_text": duration_text(review.time_to_alert),
+        "intrusion_to_alert_text": duration_text(review.intrusion_to_alert),
         "finding_counts": [(s, severities[s]) for s in ("High", "Medium", "Low") if severities[s]],
         "findings": [finding_view(f) for f in analysis.findings],
         "views": _result_views(collection, analysis),
@@ -348,13 +349,3 @@ def _appendix(collection: Collection) -> list[dict[str, Any]]:
 
 def _time(value) -> str:
     return iso_time(value) if value else ""
-
-
-def _duration(value: timedelta | None) -> str:
-    if value is None:
-        return ""
-    seconds = int(value.total_seconds())
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{sign}{hours} h {rest // 60} min" if hours else f"{sign}{rest // 60} min {rest % 60} s"
