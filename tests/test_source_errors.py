@@ -119,8 +119,8 @@ def test_inspect_shared_export_json(shared_export):
     assert summary["first"] == "2023-11-24T07:32:08Z"
     assert summary["last"] == "2023-12-21T20:06:04Z"
     assert summary["tables"]["DeviceEvents"] == {
-        "rows": 63, "devices": ["test-hostname"], "first": "2023-12-12T07:09:16Z",
-        "last": "2023-12-21T20:06:04Z"}
+        "rows": 63, "devices": ["test-hostname"], "has_device_column": True,
+        "first": "2023-12-12T07:09:16Z", "last": "2023-12-21T20:06:04Z"}
     assert summary["inferred"]["DeviceNetworkEvents"] == 32
     assert summary["missing_columns"] == {
         "DeviceFileEvents": {"FileOriginUrl": ["user-writable-files"]}}
@@ -170,6 +170,9 @@ def test_inspect_copy_of_sample_folder(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "anchor.json" not in result.stderr
     assert "testmachine3" in result.stdout
+    # AlertInfo has no DeviceName column, so it counts no devices rather than 0.
+    (alert_info,) = [line for line in result.stdout.splitlines() if line.startswith("AlertInfo ")]
+    assert alert_info.split()[2] == "-"
 
 
 def test_reversed_range_names_both_times_in_utc():

@@ -23,7 +23,8 @@ LastOption = typer.Option(None, "--last", metavar="DURATION",
 SourceOption = typer.Option(
     None, "--source", metavar="PATH",
     help="Exported data to query offline: an Advanced Hunting CSV, a Sentinel export, Streaming "
-         "API JSON, or a folder of such files; default: the bundled sample incident.",
+         "API JSON, per-table CSV, JSON lines or Parquet files, or a folder of them; default: "
+         "the configured tenant, else the bundled sample incident.",
 )
 TimezoneOption = typer.Option(
     None, "--timezone", metavar="ZONE",

@@ -55,7 +55,9 @@ def _print_summary(summary: dict) -> None:
         width = max(len(t) for t in tables)
         typer.echo(f"{'table'.ljust(width)}  {'rows':>8}  {'devices':>7}  first                 last")
         for table, entry in tables.items():
-            typer.echo(f"{table.ljust(width)}  {entry['rows']:>8}  {len(entry['devices']):>7}  "
+            # A table without a DeviceName column (AlertInfo) shows "-", not 0 devices.
+            devices = len(entry["devices"]) if entry.get("has_device_column", True) else "-"
+            typer.echo(f"{table.ljust(width)}  {entry['rows']:>8}  {devices:>7}  "
                        f"{entry['first'] or '-':20}  {entry['last'] or '-'}")
         typer.echo(f"{counted(summary['rows'], 'row')} from {summary['first']} to "
                    f"{summary['last']}")

@@ -89,7 +89,8 @@ def _describe_table(con, table: str, rows: int) -> dict[str, Any]:
     first = last = None
     if columns.get("Timestamp") == "TIMESTAMP":
         first, last = con.execute(f'SELECT min("Timestamp"), max("Timestamp") FROM {name}').fetchone()
-    return {"rows": rows, "devices": devices, "first": _iso(first), "last": _iso(last)}
+    return {"rows": rows, "devices": devices, "has_device_column": "DeviceName" in columns,
+            "first": _iso(first), "last": _iso(last)}
 
 
 def _iso(value: datetime | None) -> str | None:
