@@ -25,8 +25,8 @@ from irreport.textsafe import iso_time, json_ready
 
 FORMATS = ("html", "pdf")
 # The columns of evidence/timeline.csv, each an attribute of TimelineEvent.
-TIMELINE_COLUMNS = ["time", "device", "table", "category", "action", "process", "account",
-                    "target", "details", "query_id", "alert"]
+TIMELINE_COLUMNS = ["time", "until", "device", "table", "category", "action", "process",
+                    "account", "target", "details", "query_id", "alert"]
 TLP_LEVELS = ("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")
 
 

@@ -348,3 +348,14 @@ def test_sample_successful_logons_in_timeline(sample_events):
     attacker = [e for e in sample_events if e.account == "testmachine3\\administrator1"
                 and e.category == "logon"]
     assert [e.query_id for e in attacker] == ["inbound-then-logon"]
+
+
+def test_summary_event_keeps_its_last_time(tmp_path: Path):
+    row = {"FirstSeen": at(0), "LastSeen": at(9 * 3600), "DeviceName": "host1",
+           "InitiatingProcessFileName": "odupdate.exe", "RemoteIP": "203.0.113.77",
+           "RemotePort": 443, "Connections": 113, "ActionType": "ConnectionSuccess"}
+    (only,) = build_timeline(RowsOnly(outbound_connections=[row]))
+    assert only.time == at(0)
+    assert only.until == at(9 * 3600)
+    chart = timeline_chart([only, event(60)], tmp_path / "span.png")
+    assert chart.stat().st_size > 5000

@@ -148,6 +148,8 @@ class EventSpec:
     #: shows this query's event, which the timeline then leaves out
     shown_by: tuple[str, ...] = ()
     same: tuple[str, ...] = ()
+    #: the column holding when a summary row's activity last happened (its LastSeen)
+    until_column: str | None = None
 
     def selected_rows(self, rows: list[Row]) -> Iterator[Row]:
         """Yield the rows matching `where`, merged into one row per `one_per` value if set."""
@@ -200,6 +202,7 @@ def _spec(query_id: str, entry: dict[str, Any], actors: dict[str, ActorColumns])
         actor=actors[entry["actor"]],
         shown_by=tuple(entry.get("shown_by", ())),
         same=tuple(entry.get("same", ())),
+        until_column=entry.get("until"),
     )
 
 

@@ -41,6 +41,8 @@ class TimelineEvent:
     details: str
     query_id: str
     alert: bool = False
+    #: when a summary event's activity last happened, such as its last connection
+    until: datetime | None = None
 
 
 @dataclass
@@ -79,6 +81,7 @@ def _events_of(spec: EventSpec, rows: list[dict], devices: set[str] | None) -> l
             action=fields["action"](row), process=fields["process"](row),
             account=fields["account"](row), target=fields["target"](row),
             details=fields["details"](row), query_id=spec.query_id, alert=spec.alert,
+            until=as_utc(row.get(spec.until_column)) if spec.until_column else None,
         ))
     if untimed:
         log.warning("query %s: %d rows have no %s and are left out of the timeline",

@@ -82,11 +82,22 @@ def timeline_chart(events: list[TimelineEvent], path: Path,
     for event in events:
         if not event.alert:
             times[event.category].append(event.time)
-    for category, moments in times.items():
-        ax.plot(moments, [lane_of[category]] * len(moments), linestyle="none", marker="|",
-                markersize=9, markeredgewidth=0.8)
-
     moments = [event.time for event in events]
+    # A summary event (113 connections from 14:45 to 23:57) is a line from its first time to
+    # its last, cut at the chart's last event so that a chart of a short window keeps its scale.
+    last_moment = max(moments)
+    span_label = "repeated, from first to last time"
+    for category, category_moments in times.items():
+        (marks,) = ax.plot(category_moments, [lane_of[category]] * len(category_moments),
+                           linestyle="none", marker="|", markersize=9, markeredgewidth=0.8)
+        spans = [(e.time, min(e.until, last_moment)) for e in events
+                 if e.category == category and not e.alert and e.until and e.until > e.time]
+        if spans:
+            ax.hlines([lane_of[category]] * len(spans), [start for start, _ in spans],
+                      [end for _, end in spans], colors=marks.get_color(), linewidth=1.2,
+                      label=span_label)
+            span_label = None
+
     span = max(max(moments) - min(moments), timedelta(seconds=1))
     _shade_bursts(ax, bursts or [], span)
     alerts = [event for event in events if event.alert]
@@ -105,6 +116,6 @@ def timeline_chart(events: list[TimelineEvent], path: Path,
     ax.tick_params(axis="x", labelsize=8)
     ax.set_xlabel("time (UTC)", fontsize=8)
     ax.grid(axis="x", linewidth=0.3, alpha=0.5)
-    if alerts or bursts:
-        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, fontsize=7, frameon=False)
+    if alerts or bursts or span_label is None:
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, fontsize=7, frameon=False)
     return _save(figure, path)
