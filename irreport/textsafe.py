@@ -120,12 +120,11 @@ def iso_time(value: datetime) -> str:
 
 
 def _fraction(micro: int) -> str:
-    """Return the fraction of a second: none, milliseconds, or microseconds when present.
+    """Return the fraction of a second: milliseconds, or microseconds when present.
 
-    Fixed widths keep times of one precision the same length, so they sort and line up.
+    Whole seconds get ".000" as well, so that "14:44:10.000Z" sorts before "14:44:10.006Z" as
+    text, which "14:44:10Z" does not, and a column of times lines up.
     """
-    if not micro:
-        return ""
     return f".{micro // 1000:03d}" if micro % 1000 == 0 else f".{micro:06d}"
 
 
@@ -407,7 +406,7 @@ def _iso_times(values: list[datetime]) -> list[str] | None:
     # Few distinct days and fractions occur, and the clock has a fixed table of texts.
     offsets = list(map(sub, values, repeat(epoch)))
     days = list(map(_DAYS, offsets))
-    dates = {day: iso_time(epoch + timedelta(days=day))[:-len("T00:00:00Z")]
+    dates = {day: iso_time(epoch + timedelta(days=day)).partition("T")[0]
              for day in set(days)}
     microseconds = list(map(_MICROSECONDS, offsets))
     fractions = {micro: _fraction(micro) for micro in set(microseconds)}

@@ -97,7 +97,7 @@ def test_text_column_times_as_iso_time():
               datetime(5, 1, 2, 3, 4, 5, 600, tzinfo=timezone.utc),
               datetime(2026, 12, 1, 10, 0, 0, 120000, tzinfo=timezone.utc)]
 
-    assert TextColumn(values).csv() == ["2026-10-25T00:30:00Z", "2026-10-25T01:30:00Z",
+    assert TextColumn(values).csv() == ["2026-10-25T00:30:00.000Z", "2026-10-25T01:30:00.000Z",
                                         "5-01-02T03:04:05.000600Z", "2026-12-01T10:00:00.120Z"]
 
 

@@ -78,7 +78,7 @@ def test_logon_after_inbound_statement():
     [finding] = rules.logon_after_inbound(collection)
     assert finding.statement == (
         "testmachine3\\administrator1 logged on to testmachine3 (RemoteInteractive) from "
-        "203.0.113.77 at 2026-12-02T14:01:32Z, 92 s after that address's inbound connection "
+        "203.0.113.77 at 2026-12-02T14:01:32.000Z, 92 s after that address's inbound connection "
         "to port 3389.")
     assert finding.techniques == ["T1078", "T1133", "T1021.001"]
 

@@ -51,8 +51,8 @@ def test_build_takes_devices_and_range_from_incident(tmp_path, server):
     assert "no query returned any row for device 'srv-files01.contoso.test'" in result.output
     manifest = json.loads((out / "case" / "manifest.json").read_text())
     assert manifest["devices"] == ["testmachine3.contoso.test", "srv-files01.contoso.test"]
-    assert manifest["time_range"] == {"start": "2026-12-01T14:37:12Z",
-                                      "end": "2026-12-02T21:02:00Z"}
+    assert manifest["time_range"] == {"start": "2026-12-01T14:37:12.000Z",
+                                      "end": "2026-12-02T21:02:00.000Z"}
     hunting = [r for r in server.requests if r.route == "hunting"]
     assert hunting, "no hunting query reached the server"
     assert all("srv-files01.contoso.test" in r.json["Query"] for r in hunting

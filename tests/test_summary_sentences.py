@@ -95,6 +95,6 @@ def test_finding_before_entry_named_apart():
                            finding("run-key", "Run key persistence", 5)],
                           ["testmachine3"]).sentences
 
-    assert "Before the entry point, from 2026-11-29T14:00:00Z: Defender detections " \
+    assert "Before the entry point, from 2026-11-29T14:00:00.000Z: Defender detections " \
            "(SmartScreen)." in sentences
     assert "After that came, in order: run key persistence." in sentences

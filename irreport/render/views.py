@@ -127,12 +127,9 @@ class TableView:
 def table_time(value: datetime) -> str:
     """Return *value* in UTC as a table shows it: "2026-12-02 14:41:30.000Z".
 
-    Whole seconds get ".000" so that a column of millisecond times lines up, and a time
-    with microseconds keeps all six digits. The space lets a narrow column wrap between
-    date and time, not mid-number.
+    The space lets a narrow column wrap between date and time, not mid-number.
     """
-    text = iso_time(value).replace("T", " ")
-    return text if "." in text else text[:-1] + ".000Z"
+    return iso_time(value).replace("T", " ")
 
 
 def cell(value: Any, limit: int = CELL_LIMIT) -> Cell:
