@@ -144,6 +144,10 @@ def test_user_writable_files_include_drops(collection):
 def test_scheduled_task_created(collection):
     rows = collection.rows("scheduled-tasks-services")
     assert any("OneDrive Sync Check" in (r["Name"] or "") for r in rows)
+    # The typed command names the task without its quotes, and keeps its real ActionType.
+    (typed,) = [r for r in rows if r["InitiatingProcessFileName"] == "schtasks.exe"
+                and r["ActionType"] == "ProcessCreated"]
+    assert typed["Name"] == "OneDrive Sync Check"
 
 
 def test_local_accounts_support_svc(collection):

@@ -9,8 +9,9 @@ SELECT "Timestamp", DeviceName, DeviceId, ActionType,
 FROM DeviceEvents
 WHERE "Timestamp" BETWEEN $StartTime::TIMESTAMP AND $EndTime::TIMESTAMP AND lower(DeviceName) IN (SELECT lower(unnest($Devices::VARCHAR[]))) AND ActionType IN ('ScheduledTaskCreated', 'ScheduledTaskUpdated', 'ServiceInstalled')
 UNION ALL
-SELECT "Timestamp", DeviceName, DeviceId, 'CommandLine:' || FileName,
-    regexp_extract(ProcessCommandLine, '(?i)/tn\s+("[^"]+"|\S+)', 1), ProcessCommandLine, FileName,
+SELECT "Timestamp", DeviceName, DeviceId, ActionType,
+    coalesce(nullif(regexp_extract(ProcessCommandLine, '(?i)/tn\s+"([^"]+)"', 1), ''),
+             regexp_extract(ProcessCommandLine, '(?i)/tn\s+(\S+)', 1)), ProcessCommandLine, FileName,
     ProcessCommandLine, ProcessId, ProcessCreationTime, AccountName
 FROM DeviceProcessEvents
 WHERE "Timestamp" BETWEEN $StartTime::TIMESTAMP AND $EndTime::TIMESTAMP AND lower(DeviceName) IN (SELECT lower(unnest($Devices::VARCHAR[]))) AND ((lower(FileName) = 'schtasks.exe'
