@@ -586,3 +586,22 @@ def test_gap_lesson_names_the_control():
     (lesson,) = gap_lessons(gaps)
     assert lesson.startswith("Not compliant on testmachine3: Block executables unless")
     assert "(scid-2505)" in lesson
+
+
+def test_credential_dump_exposes_logged_on_accounts():
+    dump = {"Timestamp": T0, "DeviceName": "testmachine3", "ActionType": "OpenProcessApiCall",
+            "ProcessFileName": "m.exe", "AccountName": "administrator1"}
+    collection = make_collection(lsass_access=[dump], inbound_then_logon=[inbound_logon()])
+    found = rules.run_rules(collection)
+    logons = [{"DeviceName": "testmachine3", "AccountDomain": "corp", "AccountName": "noah.berger",
+               "LogonType": "Interactive"},
+              {"DeviceName": "testmachine3", "AccountDomain": "corp", "AccountName": "backup",
+               "LogonType": "Network"},
+              {"DeviceName": "testmachine3", "AccountDomain": "testmachine3",
+               "AccountName": "administrator1", "LogonType": "RemoteInteractive"}]
+
+    actions = {a.title: a for a in containment_actions(found, [], logons)}
+
+    # administrator1 has its own step; a network logon leaves nothing in LSASS.
+    assert actions["Reset the accounts whose credentials were exposed"].targets == [
+        "corp\\noah.berger"]

@@ -65,7 +65,7 @@ def analyse_findings(collection: Collection,
     return Analysis(
         findings=findings,
         indicators=indicators,
-        actions=containment_actions(findings, indicators),
+        actions=containment_actions(findings, indicators, collection.rows("logons")),
         summary=summarise(findings, collection.devices, collection.unseen_devices),
         review=post_incident(findings, first_alert, gap_lessons(gaps)),
         automation=automation_advice(collection.rows("device-info"), device_groups),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime, timedelta
 
 from irreport.analysis.model import Action, Finding, Indicator
@@ -23,8 +24,12 @@ DETECTION_CANDIDATES = {
 }
 
 
-def containment_actions(findings: list[Finding], indicators: list[Indicator]) -> list[Action]:
-    """Return the response steps the findings call for, most urgent first."""
+def containment_actions(findings: list[Finding], indicators: list[Indicator],
+                        logons: list[dict[str, Any]] | None = None) -> list[Action]:
+    """Return the response steps the findings call for, most urgent first.
+
+    *logons* are the rows of the logons query, whose accounts a credential dump exposes.
+    """
     actions: list[Action] = []
     by_rule: dict[str, list[Finding]] = {}
     for finding in findings:
@@ -38,6 +43,7 @@ def containment_actions(findings: list[Finding], indicators: list[Indicator]) ->
             "and collect an investigation package from each before any clean-up.",
             devices, sorted({f.rule for f in severe}), priority=1))
     _account_actions(actions, by_rule)
+    _exposed_account_actions(actions, by_rule, logons or [])
     _indicator_actions(actions, indicators)
     _persistence_actions(actions, by_rule)
     if "rdp-brute-force" in by_rule or "logon-after-inbound" in by_rule:
@@ -78,6 +84,39 @@ def _account_actions(actions: list[Action], by_rule: dict[str, list[Finding]]) -
             "Delete the accounts the attacker created",
             "Remove them from local groups and delete them (net user NAME /delete) once the "
             "evidence is preserved.", created, ["new-local-admin"], priority=2))
+
+
+# Logon types taken as leaving reusable credentials in LSASS memory. A network logon caches
+# none (the LogonUser documentation says so of its network type). NOTE: the rest of the list is
+# an estimate that errs towards resetting an account.
+_CACHED_LOGON_TYPES = frozenset({"Interactive", "RemoteInteractive", "CachedInteractive",
+                                 "Batch", "Service", "Unlock"})
+
+
+def _exposed_account_actions(actions: list[Action], by_rule: dict[str, list[Finding]],
+                             logons: list[dict[str, Any]]) -> None:
+    dumps = by_rule.get("lsass-access", [])
+    devices = {d.lower() for f in dumps for d in f.devices}
+    if not devices:
+        return
+    handled = {f.facts["account"].lower() for f in by_rule.get("logon-after-inbound", [])}
+    handled |= {a.lower() for f in by_rule.get("new-local-admin", []) for a in f.accounts}
+    exposed = sorted({_account_name(row) for row in logons
+                      if str(row.get("DeviceName") or "").lower() in devices
+                      and row.get("LogonType") in _CACHED_LOGON_TYPES
+                      and str(row.get("AccountName") or "").lower() not in handled
+                      and row.get("AccountName")})
+    if exposed:
+        actions.append(Action(
+            "Reset the accounts whose credentials were exposed",
+            "A process opened LSASS on these devices, so the credentials of every account "
+            "logged on there interactively, as a service or as a batch job may have been "
+            "stolen: reset their passwords and rotate service account secrets.", exposed, ["lsass-access"], priority=2))
+
+
+def _account_name(row: dict[str, Any]) -> str:
+    domain = row.get("AccountDomain")
+    return f"{domain}\\{row['AccountName']}" if domain else str(row["AccountName"])
 
 
 def _indicator_actions(actions: list[Action], indicators: list[Indicator]) -> None:
