@@ -605,3 +605,19 @@ def test_credential_dump_exposes_logged_on_accounts():
     # administrator1 has its own step; a network logon leaves nothing in LSASS.
     assert actions["Reset the accounts whose credentials were exposed"].targets == [
         "corp\\noah.berger"]
+
+
+def test_remediated_file_marked_in_delete_step():
+    from irreport.analysis.model import Indicator
+
+    path = r"C:\Users\Public\Libraries\m.exe"
+    detection = {"Timestamp": T0, "DeviceName": "testmachine3", "Category": "Antivirus",
+                 "ActionType": "AntivirusDetection", "Outcome": "Remediated",
+                 "FolderPath": path, "FileName": "m.exe"}
+    found = rules.defender_detections(make_collection(malicious_activity=[detection]))
+    indicators = [Indicator("File", "m.exe", path, None, ["defender-detections"])]
+
+    actions = {a.title: a for a in containment_actions(found, indicators)}
+
+    assert actions["Delete the attacker's files"].targets == [
+        path + " (Defender remediated it; check that it is gone)"]

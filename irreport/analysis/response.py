@@ -44,7 +44,7 @@ def containment_actions(findings: list[Finding], indicators: list[Indicator],
             devices, sorted({f.rule for f in severe}), priority=1))
     _account_actions(actions, by_rule)
     _exposed_account_actions(actions, by_rule, logons or [])
-    _indicator_actions(actions, indicators)
+    _indicator_actions(actions, indicators, _remediated_paths(by_rule))
     _persistence_actions(actions, by_rule)
     if "rdp-brute-force" in by_rule or "logon-after-inbound" in by_rule:
         exposed = sorted({d for r in ("rdp-brute-force", "logon-after-inbound")
@@ -119,7 +119,15 @@ def _account_name(row: dict[str, Any]) -> str:
     return f"{domain}\\{row['AccountName']}" if domain else str(row["AccountName"])
 
 
-def _indicator_actions(actions: list[Action], indicators: list[Indicator]) -> None:
+def _remediated_paths(by_rule: dict[str, list[Finding]]) -> set[str]:
+    """Return the lower-case paths of files that Defender's antivirus remediated."""
+    return {str(row["FolderPath"]).lower() for f in by_rule.get("defender-detections", [])
+            for evidence in f.evidence for row in evidence.rows
+            if row.get("Outcome") == "Remediated" and row.get("FolderPath")}
+
+
+def _indicator_actions(actions: list[Action], indicators: list[Indicator],
+                       remediated: set[str] = frozenset()) -> None:
     steps = [
         (("IP address",), "Block the attacker's addresses",
          "Add them as Defender IP indicators (Block and remediate) and on the perimeter "
@@ -140,6 +148,8 @@ def _indicator_actions(actions: list[Action], indicators: list[Indicator]) -> No
         if chosen:
             # A file indicator's value is its name and its context the full path.
             targets = [i.context if i.kind == "File" and i.context else i.value for i in chosen]
+            targets = [f"{t} (Defender remediated it; check that it is gone)"
+                       if t.lower() in remediated else t for t in targets]
             actions.append(Action(title, detail, targets,
                                   sorted({r for i in chosen for r in i.rules}), priority=2))
 
