@@ -621,3 +621,24 @@ def test_remediated_file_marked_in_delete_step():
 
     assert actions["Delete the attacker's files"].targets == [
         path + " (Defender remediated it; check that it is gone)"]
+
+
+def detection_row(category, outcome, detail="", action="AntivirusDetection"):
+    return {"Timestamp": T0, "DeviceName": "testmachine3", "Category": category,
+            "ActionType": action, "Outcome": outcome, "Detail": detail}
+
+
+def test_detection_severity_rules():
+    severity = rules._detection_severity
+    assert severity("Antivirus", [detection_row("Antivirus", "Remediated",
+                                                "HackTool:Win32/Mimikatz.D")]) == "High"
+    assert severity("Antivirus", [detection_row("Antivirus", "Remediated",
+                                                "Trojan:Win32/Wacatac")]) == "Medium"
+    left_in_place = detection_row("Antivirus", "Detected", "Virus:Win32/Virut")
+    assert severity("Antivirus", [left_in_place]) == "High"
+    warned = detection_row("SmartScreen", "Warned", "Untrusted", "SmartScreenAppWarning")
+    assert severity("SmartScreen", [warned]) == "Medium"
+    clicked = detection_row("SmartScreen", "Warned", "", "SmartScreenUserOverride")
+    assert severity("SmartScreen", [warned, clicked]) == "High"
+    assert severity("Attack surface reduction", [detection_row("Attack surface reduction",
+                                                               "Audited")]) == "High"

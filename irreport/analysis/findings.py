@@ -313,8 +313,7 @@ def tampering(collection: Collection) -> list[Finding]:
 def defender_detections(collection: Collection) -> list[Finding]:
     """Report antivirus, ASR, SmartScreen, Exploit Guard and AMSI events, one finding per category.
 
-    Blocked or remediated events are Medium, because Defender stopped them. A warning the user
-    could click through, an audit-only event or a detection left in place is High.
+    Severity follows `_detection_severity`.
     """
     findings = []
     for category in ("Antivirus", "Attack surface reduction", "AMSI", "Exploit Guard",
@@ -331,10 +330,9 @@ def defender_detections(collection: Collection) -> list[Finding]:
             f"{'; '.join(details[:5])}{' …' if len(details) > 5 else ''} "
             f"(outcome: {', '.join(outcomes)})."
         )
-        stopped = all(o in ("Blocked", "Remediated") for o in outcomes)
         findings.append(Finding(
             rule="defender-detections", title=f"Defender detections: {category}",
-            statement=statement, severity="Medium" if stopped else "High",
+            statement=statement, severity=_detection_severity(category, rows),
             techniques=_detection_techniques(category, rows), phase="detection-analysis",
             first_seen=times[0], last_seen=times[-1],
             devices=_names(r.get("DeviceName") for r in rows),
@@ -344,6 +342,29 @@ def defender_detections(collection: Collection) -> list[Finding]:
             facts={"category": category, "count": len(rows)},
         ))
     return findings
+
+
+# Antivirus threat names of tools an attacker runs by hand or of severe malware, whose presence
+# matters whether or not Defender removed it.
+_ATTACKER_THREAT = re.compile(r"(?i)^(HackTool|Backdoor|Ransom|Exploit):")
+
+
+def _detection_severity(category: str, rows: list[dict[str, Any]]) -> str:
+    """Return High or Medium for one category's detections.
+
+    Events Defender blocked or remediated are Medium because it stopped them, except an
+    attacker's tool such as Mimikatz, whose presence suggests someone ran it. A SmartScreen
+    warning is Medium unless a user clicked through one. An audit-only event or a detection
+    left in place is High.
+    """
+    if category == "Antivirus" and any(_ATTACKER_THREAT.match(str(r.get("Detail") or ""))
+                                       for r in rows):
+        return "High"
+    if category == "SmartScreen":
+        clicked = any(r.get("ActionType") == "SmartScreenUserOverride" for r in rows)
+        return "High" if clicked else "Medium"
+    stopped = all(r.get("Outcome") in ("Blocked", "Remediated") for r in rows)
+    return "Medium" if stopped else "High"
 
 
 # ATT&CK techniques of the behaviour each ASR rule blocks, by rule id.
