@@ -642,3 +642,16 @@ def test_detection_severity_rules():
     assert severity("SmartScreen", [warned, clicked]) == "High"
     assert severity("Attack surface reduction", [detection_row("Attack surface reduction",
                                                                "Audited")]) == "High"
+
+
+def test_detections_split_into_episodes():
+    early = {**detection_row("SmartScreen", "Warned", "Untrusted", "SmartScreenAppWarning"),
+             "Timestamp": T0 - timedelta(days=9)}
+    rows = [early, detection_row("SmartScreen", "Warned", "Untrusted", "SmartScreenAppWarning"),
+            {**detection_row("SmartScreen", "Warned", "Malicious", "SmartScreenUrlWarning"),
+             "Timestamp": T0 + timedelta(hours=20)}]
+
+    found = rules.defender_detections(make_collection(malicious_activity=rows))
+
+    assert [(f.first_seen, f.facts["count"]) for f in found] == [(T0 - timedelta(days=9), 1),
+                                                                 (T0, 2)]

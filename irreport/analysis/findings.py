@@ -311,37 +311,61 @@ def tampering(collection: Collection) -> list[Finding]:
 
 @rule
 def defender_detections(collection: Collection) -> list[Finding]:
-    """Report antivirus, ASR, SmartScreen, Exploit Guard and AMSI events, one finding per category.
+    """Report antivirus, ASR, SmartScreen, Exploit Guard and AMSI events, one finding per
+    category and episode.
 
-    Severity follows `_detection_severity`.
+    An episode ends where a day passes without an event of the category, so that last week's
+    blocked download in a wide range is not reported as part of today's attack. Severity
+    follows `_detection_severity`.
     """
     findings = []
     for category in ("Antivirus", "Attack surface reduction", "AMSI", "Exploit Guard",
                      "SmartScreen"):
-        rows = [r for r in _category_rows(collection, category) if _is_detection(r)]
-        if not rows:
-            continue
-        times = _times(rows, "Timestamp")
-        details = _names(_detail(r) for r in rows)
-        outcomes = _names(r.get("Outcome") for r in rows)
-        statement = (
-            f"Defender recorded {counted(len(rows), category + ' event')} on "
-            f"{', '.join(_names(r.get('DeviceName') for r in rows))}: "
-            f"{'; '.join(details[:5])}{' …' if len(details) > 5 else ''} "
-            f"(outcome: {', '.join(outcomes)})."
-        )
-        findings.append(Finding(
-            rule="defender-detections", title=f"Defender detections: {category}",
-            statement=statement, severity=_detection_severity(category, rows),
-            techniques=_detection_techniques(category, rows), phase="detection-analysis",
-            first_seen=times[0], last_seen=times[-1],
-            devices=_names(r.get("DeviceName") for r in rows),
-            accounts=_names(r.get("AccountName") or r.get("InitiatingProcessAccountName")
-                            for r in rows),
-            evidence=[_evidence("malicious-activity", rows, collection)],
-            facts={"category": category, "count": len(rows)},
-        ))
+        category_rows = [r for r in _category_rows(collection, category) if _is_detection(r)]
+        for rows in _episodes(category_rows, EPISODE_GAP):
+            findings.append(_detection_finding(collection, category, rows))
     return findings
+
+
+# NOTE: a day is a judgement call: two attacks on consecutive days merge, and one attack
+# paused overnight may split.
+EPISODE_GAP = timedelta(hours=24)
+
+
+def _episodes(rows: list[dict[str, Any]], gap: timedelta) -> list[list[dict[str, Any]]]:
+    """Split *rows* into runs in time order with no pause longer than *gap* inside a run."""
+    timed = sorted((r for r in rows if r.get("Timestamp")), key=lambda r: r["Timestamp"])
+    episodes: list[list[dict[str, Any]]] = []
+    for row in timed:
+        if episodes and row["Timestamp"] - episodes[-1][-1]["Timestamp"] <= gap:
+            episodes[-1].append(row)
+        else:
+            episodes.append([row])
+    return episodes
+
+
+def _detection_finding(collection: Collection, category: str,
+                       rows: list[dict[str, Any]]) -> Finding:
+    times = _times(rows, "Timestamp")
+    details = _names(_detail(r) for r in rows)
+    outcomes = _names(r.get("Outcome") for r in rows)
+    statement = (
+        f"Defender recorded {counted(len(rows), category + ' event')} on "
+        f"{', '.join(_names(r.get('DeviceName') for r in rows))}: "
+        f"{'; '.join(details[:5])}{' …' if len(details) > 5 else ''} "
+        f"(outcome: {', '.join(outcomes)})."
+    )
+    return Finding(
+        rule="defender-detections", title=f"Defender detections: {category}",
+        statement=statement, severity=_detection_severity(category, rows),
+        techniques=_detection_techniques(category, rows), phase="detection-analysis",
+        first_seen=times[0], last_seen=times[-1],
+        devices=_names(r.get("DeviceName") for r in rows),
+        accounts=_names(r.get("AccountName") or r.get("InitiatingProcessAccountName")
+                        for r in rows),
+        evidence=[_evidence("malicious-activity", rows, collection)],
+        facts={"category": category, "count": len(rows)},
+    )
 
 
 # Antivirus threat names of tools an attacker runs by hand or of severe malware, whose presence
