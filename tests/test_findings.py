@@ -205,6 +205,19 @@ def test_indicator_first_seen_is_earliest_row():
     assert ("File", "notepad.exe") not in found
 
 
+def test_url_indicator_dated_by_download():
+    url = "http://203.0.113.77/tools/AnyDesk_setup.exe"
+    alert = {"AlertTime": T0 + timedelta(minutes=36), "Title": "SmartScreen warned",
+             "EntityType": "Url", "RemoteUrl": url}
+    downloaded = {"Timestamp": T0, "DeviceName": "testmachine3", "ActionType": "FileCreated",
+                  "FileName": "AnyDesk_setup.exe", "FileOriginUrl": url}
+    collection = make_collection(alert_evidence=[alert], user_writable_files=[downloaded])
+
+    found = {(i.kind, i.value): i for i in extract_indicators([], collection)}
+
+    assert found[("URL", url)].first_seen == T0
+
+
 def test_summary_without_findings_says_so():
     summary = summarise([], ["testmachine3"])
     assert summary.first_malicious is None

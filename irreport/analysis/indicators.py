@@ -50,7 +50,7 @@ POWERSHELL = {"powershell.exe", "pwsh.exe"}
 # the first of _SIGHTING_TIMES that its query has: an aggregate's FirstSeen, an event's
 # Timestamp.
 _SIGHTING_COLUMNS = {"RemoteIP": "IP address", "SHA1": "SHA1", "FileName": "File",
-                     "PreviousFileName": "File", "RemoteUrl": "URL"}
+                     "PreviousFileName": "File", "RemoteUrl": "URL", "FileOriginUrl": "URL"}
 _SIGHTING_TIMES = ("FirstSeen", "Timestamp", "ConnectionTime", "AlertTime")
 
 # The <Command> and <Arguments> elements of a scheduled task's XML (Task Scheduler schema).
