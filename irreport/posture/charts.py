@@ -59,7 +59,8 @@ def draw_daily_trend(week: PostureWeek, time_range: TimeRange, path: Path) -> Pa
     ax.set_ylabel("events per day")
     ax.grid(axis="y", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="upper left", ncol=3)
+        # Above the plot, so that it never covers a day's value.
+        ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=6, frameon=False)
     return _save(figure, path)
 
 

@@ -160,6 +160,8 @@ def sensor_issues(devices: list[dict[str, Any]], end: datetime,
             issue = "Impaired communication"
         elif isinstance(last_seen, datetime) and end - last_seen > SILENT_AFTER:
             issue = "Inactive"
+            # Defender still showed its last known state, so the reason is the silence.
+            state = f"{state}, but silent for {(end - last_seen).days} days before the week's end"
         if issue:
             issues.append(_issue(row, issue, state))
     present = {row.get("DeviceId") for row in devices}
