@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import textwrap
 from datetime import timedelta
 from pathlib import Path
 
@@ -65,7 +67,9 @@ def _print_summary(summary: dict) -> None:
         placed = ", ".join(f"{t} {n}" for t, n in summary["inferred"].items())
         typer.echo(f"tables inferred from a union export: {placed}")
     if summary["devices"]:
-        typer.echo(f"devices: {', '.join(summary['devices'])}")
+        width = shutil.get_terminal_size().columns
+        typer.echo(textwrap.fill(f"devices: {', '.join(summary['devices'])}", width=width,
+                                 subsequent_indent="  ", break_on_hyphens=False))
         typer.echo("to report on them: " + _build_command(summary))
     if summary["missing_tables"]:
         typer.echo("tables that queries read and this data lacks: " + "; ".join(
