@@ -615,7 +615,7 @@ def test_credential_dump_exposes_logged_on_accounts():
 
     actions = {a.title: a for a in containment_actions(found, [], logons)}
 
-    # administrator1 has its own step; a network logon leaves nothing in LSASS.
+    # administrator1 has its own step, and a network logon caches no credentials.
     assert actions["Reset the accounts whose credentials were exposed"].targets == [
         "corp\\noah.berger"]
 

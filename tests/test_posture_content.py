@@ -78,7 +78,7 @@ def test_sensor_issues(figures):
     issues = {(i["device"], i["issue"]) for i in figures.sensor_issues}
     assert issues == {("laptop-field22", "Inactive"), ("wks-lab09", "Misconfigured"),
                       ("laptop-sales07", "Impaired communication")}
-    # Defender still reports laptop-field22 Active; the report says why it counts as inactive.
+    # Defender still reports laptop-field22 Active, so the report gives the reason it is inactive.
     (silent,) = [i for i in figures.sensor_issues if i["device"] == "laptop-field22"]
     assert silent["state"].startswith("Active, but silent for ")
 

@@ -153,7 +153,7 @@ def test_inspect_bundled_sample_folder():
     result = _run("sources", "inspect", str(sample_dir()))
     assert result.returncode == 0, result.stderr
     assert "anchor.json" not in result.stderr
-    # 30 devices: the command names the three with the most alerts and tells the user so.
+    # 30 devices: the command names the three with the most alerts and prints a note.
     assert ("--device testmachine3 --device wks-eng21 --device wks-mkt14" in result.stdout)
     assert ("# 3 of 30 devices, those with the most alerts; add --device NAME for others"
             in result.stdout)

@@ -32,7 +32,7 @@ def posture(
                                             help="Machine group to report on; repeat for "
                                                  "several; default: the whole fleet."),
     out_dir: Path = typer.Option(Path("posture"), "--out", "-o", metavar="FOLDER",
-                                 help="Folder that holds one report folder per ISO week, such "
+                                 help="Folder that contains one report folder per ISO week, such "
                                       "as posture-2026-W49; the previous report is read from "
                                       "here."),
     keep: int = typer.Option(None, "--keep", metavar="COUNT", min=1,

@@ -105,7 +105,7 @@ def whole_hash_chars(columns: list[str], rows: list[list[str]], limit: int) -> i
     """Return the length of the longest hash (64, 40 or 32) that the table can keep whole.
 
     The table's other pieces wrap at *limit*, its `word_limit`. The result is 0 when the
-    table holds no hash or when not even an MD5 fits on one line beside the other columns.
+    table contains no hash or when not even an MD5 fits on one line beside the other columns.
     """
     pieces = _table_pieces(columns, rows)
     if not any(HASH.search(piece) for _, cells in pieces for piece in cells):
