@@ -78,20 +78,22 @@ def timeline_chart(events: list[TimelineEvent], path: Path,
         return _save(figure, path)
 
     lane_of = {category: index for index, category in enumerate(lanes)}
-    times: dict[str, list] = {category: [] for category in lanes}
-    for event in events:
-        if not event.alert:
-            times[event.category].append(event.time)
     moments = [event.time for event in events]
     # A summary event (113 connections from 14:45 to 23:57) is a line from its first time to
     # its last, cut at the chart's last event so that a chart of a short window keeps its scale.
     last_moment = max(moments)
+    times: dict[str, list] = {category: [] for category in lanes}
+    spans_of: dict[str, list] = {category: [] for category in lanes}
+    for event in events:
+        if not event.alert:
+            times[event.category].append(event.time)
+            if event.until and event.until > event.time:
+                spans_of[event.category].append((event.time, min(event.until, last_moment)))
     span_label = "repeated, from first to last time"
     for category, category_moments in times.items():
         (marks,) = ax.plot(category_moments, [lane_of[category]] * len(category_moments),
                            linestyle="none", marker="|", markersize=9, markeredgewidth=0.8)
-        spans = [(e.time, min(e.until, last_moment)) for e in events
-                 if e.category == category and not e.alert and e.until and e.until > e.time]
+        spans = spans_of[category]
         if spans:
             ax.hlines([lane_of[category]] * len(spans), [start for start, _ in spans],
                       [end for _, end in spans], colors=marks.get_color(), linewidth=1.2,
