@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from typing import Any
 
@@ -110,7 +111,9 @@ class TableView:
     def more(self) -> int:
         return self.total - len(self.rows)
 
-    @property
+    # Cached because the template and `hash_chars` both read it, and the rows are final by
+    # the time either does.
+    @cached_property
     def word_limit(self) -> int:
         """Return the longest piece of text that a cell of this table keeps on one line."""
         return word_limit(self.columns, self._texts())
