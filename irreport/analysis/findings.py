@@ -159,7 +159,7 @@ def logon_after_inbound(collection: Collection) -> list[Finding]:
     for row in collection.rows("inbound-then-logon"):
         if not is_public(row):
             continue
-        account = f"{row.get('AccountDomain') or ''}\\{row['AccountName']}".lstrip("\\")
+        account = qualified_account(row)
         statement = (
             f"{account} logged on to {row['DeviceName']} ({row.get('LogonType')}) from "
             f"{row['RemoteIP']} at {_when(row['LogonTime'])}, {row['DelaySeconds']} s after that "
@@ -176,6 +176,12 @@ def logon_after_inbound(collection: Collection) -> list[Finding]:
                    "account": row["AccountName"], "logon_time": row["LogonTime"]},
         ))
     return findings
+
+
+def qualified_account(row: dict[str, Any]) -> str:
+    """Return a row's account as DOMAIN\\name, or the name alone when it has no domain."""
+    domain = row.get("AccountDomain")
+    return f"{domain}\\{row['AccountName']}" if domain else str(row["AccountName"])
 
 
 def _children_by_parent(rows: list[dict]) -> dict[tuple, list[dict]]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 from datetime import datetime, timedelta
+from typing import Any
 
+from irreport.analysis.findings import qualified_account
 from irreport.analysis.model import Action, Finding, Indicator
 from irreport.plural import counted
 
@@ -101,7 +102,7 @@ def _exposed_account_actions(actions: list[Action], by_rule: dict[str, list[Find
         return
     handled = {f.facts["account"].lower() for f in by_rule.get("logon-after-inbound", [])}
     handled |= {a.lower() for f in by_rule.get("new-local-admin", []) for a in f.accounts}
-    exposed = sorted({_account_name(row) for row in logons
+    exposed = sorted({qualified_account(row) for row in logons
                       if str(row.get("DeviceName") or "").lower() in devices
                       and row.get("LogonType") in _CACHED_LOGON_TYPES
                       and str(row.get("AccountName") or "").lower() not in handled
@@ -111,12 +112,8 @@ def _exposed_account_actions(actions: list[Action], by_rule: dict[str, list[Find
             "Reset the accounts whose credentials were exposed",
             "A process opened LSASS on these devices, so the credentials of every account "
             "logged on there interactively, as a service or as a batch job may have been "
-            "stolen: reset their passwords and rotate service account secrets.", exposed, ["lsass-access"], priority=2))
-
-
-def _account_name(row: dict[str, Any]) -> str:
-    domain = row.get("AccountDomain")
-    return f"{domain}\\{row['AccountName']}" if domain else str(row["AccountName"])
+            "stolen: reset their passwords and rotate service account secrets.",
+            exposed, ["lsass-access"], priority=2))
 
 
 def _remediated_paths(by_rule: dict[str, list[Finding]]) -> set[str]:
