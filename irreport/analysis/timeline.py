@@ -41,7 +41,7 @@ class TimelineEvent:
     details: str
     query_id: str
     alert: bool = False
-    #: when a summary event's activity last happened, such as its last connection
+    #: the time a summary event's activity last happened, such as its last connection
     until: datetime | None = None
 
 

@@ -104,7 +104,7 @@ class TableView:
     query_id: str = ""
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-    #: which rows a table with rows left out shows, when not simply the first ones
+    #: a description of the rows shown when some are left out and they are not the first ones
     chosen: str = ""
 
     @property
