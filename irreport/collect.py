@@ -42,6 +42,11 @@ class Collection:
         result = self.results.get(query_id)
         return result.rows if result else []
 
+    def arrays(self, query_id: str) -> dict[str, Any]:
+        """Return the numpy columns the source kept of one result, if any (see QueryResult)."""
+        result = self.results.get(query_id)
+        return result.arrays if result else {}
+
     @property
     def all_ok(self) -> bool:
         return all(r.ok for r in self.results.values()) and not self.unseen_devices
@@ -273,13 +278,17 @@ def _not_run(query: Query, status: str, message: str) -> QueryResult:
 
 def collect(pack: QueryPack, source: Source, devices: list[str], time_range: TimeRange,
             overrides: dict[str, Any] | None = None, only: list[str] | None = None,
-            progress: Progress | None = None) -> Collection:
+            progress: Progress | None = None,
+            keep_arrays: dict[str, tuple[str, ...]] | None = None) -> Collection:
     """Run the pack's queries and gather their results, keyed in pack order.
 
     Up to the source's `max_concurrency` queries run at once; a query starts only when the
     queries feeding its parameters have finished. *progress* is always called on the calling
-    thread, once when a query starts and once with its result.
+    thread, once when a query starts and once with its result. *keep_arrays* names, per query
+    id, the columns whose numpy arrays a result keeps where the source made them. The others
+    are dropped when the query returns.
     """
+    keep_arrays = keep_arrays or {}
     overrides = overrides or {}
     collection = Collection(
         devices=list(devices), time_range=time_range, source_kind=source.kind,
@@ -289,7 +298,10 @@ def collect(pack: QueryPack, source: Source, devices: list[str], time_range: Tim
     order = [q for q in pack.ordered() if needed is None or q.id in needed]
 
     def run_one(query: Query, earlier: dict[str, QueryResult]) -> QueryResult:
-        return run_query(source, query, devices, time_range, overrides, earlier)
+        result = run_query(source, query, devices, time_range, overrides, earlier)
+        kept = keep_arrays.get(query.id, ())
+        result.arrays = {name: result.arrays[name] for name in kept if name in result.arrays}
+        return result
 
     limit = max(1, int(getattr(source, "max_concurrency", 1) or 1))
     if limit == 1:

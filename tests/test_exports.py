@@ -288,3 +288,24 @@ def test_project_away_reads_no_column():
     assert not reads_column(body, "MD5")
     assert not reads_column(body, "SHA256")
     assert reads_column(body, "FileName")
+
+
+@pytest.mark.parametrize("select, columnar", [
+    ("SELECT * FROM (VALUES (1::BIGINT, NULL::TIMESTAMP, 'a', TRUE, 1.5::DOUBLE),"
+     " (NULL, TIMESTAMP '2026-12-02 14:42:05.123456', NULL, NULL, NULL)) t(i, t, s, b, d)", True),
+    # DECIMAL, LIST and a time Python's datetime cannot hold (fetchall gives it as text) go
+    # row by row.
+    ("SELECT 1.25::DECIMAL(5, 2) AS x, [1, 2] AS l", False),
+    ("SELECT TIMESTAMP '12000-01-01 00:00:00' AS t", False),
+])
+def test_columnar_fetch_matches_fetchall(select, columnar):
+    import duckdb
+
+    from irreport.sources.local import _fetch, _row_dict
+
+    con = duckdb.connect()
+    relation = con.sql(select)
+    columns, types = relation.columns, [str(t) for t in relation.types]
+    rows, arrays = _fetch(relation, columns, types)
+    assert rows == [_row_dict(columns, row) for row in con.sql(select).fetchall()]
+    assert bool(arrays) is columnar

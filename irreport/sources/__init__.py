@@ -34,6 +34,9 @@ class QueryResult:
     columns: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    #: numpy arrays of the columns that an analysis reads for every row, where the source
+    #: fetched columns (see `collect`); they hold the values of `rows`
+    arrays: dict[str, Any] = field(default_factory=dict)
     status: str = OK
     message: str = ""
     retries: int = 0

