@@ -60,6 +60,7 @@ class Stopwatch:
 def run_stages(folder: Path, out: Path) -> dict:
     """Run the dossier of the incident device stage by stage, as `build_dossier` does."""
     from irreport.analysis.pipeline import add_process_graph, add_timeline, analyse_findings
+    from irreport.analysis.process_graph import KEPT_ARRAYS
     from irreport.build import BuildRequest, _render, _write_evidence, incident_query_ids
     from irreport.collect import collect
     from irreport.pack import QueryPack
@@ -71,7 +72,8 @@ def run_stages(folder: Path, out: Path) -> dict:
         source = open_folder(folder)
         pack = QueryPack.load()
     with watch.stage("query pack"):
-        collection = collect(pack, source, [device], TIME_RANGE, only=incident_query_ids(pack))
+        collection = collect(pack, source, [device], TIME_RANGE, only=incident_query_ids(pack),
+                             keep_arrays=KEPT_ARRAYS)
     with watch.stage("findings"):
         analysis = analyse_findings(collection)
     with watch.stage("process graph"):
@@ -132,7 +134,7 @@ def run_graph(folder: Path) -> dict:
     result = run_query(source, query, [scale_data.INCIDENT_DEVICE], TIME_RANGE, {}, {})
     # The same rows, as the query returns them, are what msticpy reads.
     duckdb_kql.kql(source.con, result.text).write_parquet(str(folder / "process-rows.parquet"))
-    collection = RowsOnly(result.rows)
+    collection = RowsOnly(result.rows, result.arrays)
     reset_peak()
     started = time.perf_counter()
     graph = build_process_graph(collection)
@@ -140,7 +142,7 @@ def run_graph(folder: Path) -> dict:
     peak = peak_mib()
     links = [(graph.nodes[parent]["pid"], graph.nodes[parent]["created"],
               graph.nodes[child]["pid"], graph.nodes[child]["created"])
-             for parent, child in graph.edges]
+             for parent, child in graph.edges()]
     source.con.execute("CREATE TABLE links (parent_pid BIGINT, parent_created VARCHAR, "
                        "child_pid BIGINT, child_created VARCHAR)")
     # Four lists in one statement: executemany inserts row by row, minutes at a million links.
@@ -153,15 +155,19 @@ def run_graph(folder: Path) -> dict:
 
 
 class RowsOnly:
-    """A stand-in for Collection that holds only the process-events rows."""
+    """A stand-in for Collection that holds only the process-events rows and their arrays."""
 
-    def __init__(self, rows: list[dict]):
+    def __init__(self, rows: list[dict], arrays: dict):
         self.process_rows = rows
+        self.process_arrays = arrays
         self.devices = [scale_data.INCIDENT_DEVICE]
         self.queries: dict = {}
 
     def rows(self, query_id: str) -> list[dict]:
         return self.process_rows if query_id == "process-events" else []
+
+    def arrays(self, query_id: str) -> dict:
+        return self.process_arrays if query_id == "process-events" else {}
 
 
 def run_queries(folder: Path, runs: int) -> dict:

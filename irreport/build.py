@@ -118,8 +118,10 @@ def build_dossier(request: BuildRequest, source: Source, pack: QueryPack, time_r
     """Collect, analyse and render; the folder appears only once everything is written."""
     atomic = dossier_folder(request, time_range)
     target = atomic.target
+    from irreport.analysis.process_graph import KEPT_ARRAYS
+
     collection = collect(pack, source, request.devices, time_range, request.overrides,
-                         only=incident_query_ids(pack), progress=progress)
+                         only=incident_query_ids(pack), progress=progress, keep_arrays=KEPT_ARRAYS)
     known = source.known_devices() if hasattr(source, "known_devices") else None
     covered = source.data_range() if hasattr(source, "data_range") else None
     find_unseen_devices(collection, known, covered)

@@ -55,6 +55,8 @@ def shared_export() -> Path:
 @pytest.fixture(scope="session")
 def sample_collection(pack, sample_source):
     """The whole pack run on the bundled sample for testmachine3, the victim of its incident."""
+    from irreport.analysis.process_graph import KEPT_ARRAYS
     from irreport.collect import collect
 
-    return collect(pack, sample_source, ["testmachine3"], sample_source.default_range())
+    return collect(pack, sample_source, ["testmachine3"], sample_source.default_range(),
+                   keep_arrays=KEPT_ARRAYS)

@@ -328,7 +328,7 @@ def test_process_drawing_keeps_mathtext_literal(tmp_path):
     mark_processes(graph, lambda key, node: True, "alert: x")
     # With text kept as SVG text the labels can be read back; mathtext would draw glyph paths.
     with matplotlib.rc_context({"svg.fonttype": "none"}):
-        svg = draw_process_tree(graph, tmp_path / "tree.svg").read_text(encoding="utf-8")
+        svg = draw_process_tree(graph.to_networkx(), tmp_path / "tree.svg").read_text(encoding="utf-8")
 
     assert MATH_NAME in svg
     assert r"$\alpha$ runs" in svg
@@ -345,7 +345,7 @@ def test_process_drawing_fits_long_command(tmp_path):
     row = created(500, "tool.exe", 4, "cmd.exe", seconds(0), seconds(-9),
                   command_line="W" * 300)
     graph = build_process_graph(RowsOnly(process_events=[row]))
-    image = Image.open(draw_process_tree(graph, tmp_path / "tree.png")).convert("L")
+    image = Image.open(draw_process_tree(graph.to_networkx(), tmp_path / "tree.png")).convert("L")
     width, height = image.size
     pixels = image.load()
     inked = [x for x in range(width) if any(pixels[x, y] < 200 for y in range(height))]

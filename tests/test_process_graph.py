@@ -14,6 +14,7 @@ from irreport.analysis.process_graph import (
     mark_processes, write_graph,
 )
 from irreport.analysis.process_identity import ProcessIndex, instant_text
+from irreport.analysis.process_store import ProcessGraph
 from irreport.analysis.process_tree import process_tree
 
 T0 = datetime(2026, 12, 2, 14, 42, 5, 120000, tzinfo=timezone.utc)
@@ -151,7 +152,7 @@ def test_attachment_without_process_row_makes_node():
     assert attachments_of(graph, node)[0]["target"] == "198.51.100.9:443"
 
 
-def fan_out_graph(children: int) -> nx.DiGraph:
+def fan_out_graph(children: int) -> ProcessGraph:
     rows = [created(100 + 4 * i, "conhost.exe", 300, "cmd.exe", seconds(i), seconds(-1))
             for i in range(children)]
     rows.append(created(90, "whoami.exe", 300, "cmd.exe", seconds(0.5), seconds(-1)))
@@ -159,7 +160,7 @@ def fan_out_graph(children: int) -> nx.DiGraph:
 
 
 def test_fan_out_collapse_label():
-    (root,) = process_tree(fan_out_graph(42))
+    (root,) = process_tree(fan_out_graph(42).to_networkx())
     assert root.name == "cmd.exe"
     labels = [child.label for child in root.children]
     assert labels.count("+37 more conhost.exe") == 1
@@ -173,7 +174,7 @@ def test_fan_out_keeps_marked_child():
     last = max((n for n in graph if graph.nodes[n]["name"] == "conhost.exe"),
                key=lambda n: graph.nodes[n]["created"])
     mark_processes(graph, [last], "finding: test")
-    (root,) = process_tree(graph)
+    (root,) = process_tree(graph.to_networkx())
     shown = [c for c in root.children if c.name == "conhost.exe" and not c.collapsed_count]
     assert len(shown) == 6
     assert shown[-1].marked is True
@@ -245,8 +246,8 @@ def test_graphml_and_json_round_trip(tmp_path: Path):
 
 def test_drawing_writes_png_and_svg(tmp_path: Path):
     graph = fan_out_graph(40)
-    png = draw_process_tree(graph, tmp_path / "tree.png")
-    svg = draw_process_tree(graph, tmp_path / "tree.svg")
+    png = draw_process_tree(graph.to_networkx(), tmp_path / "tree.png")
+    svg = draw_process_tree(graph.to_networkx(), tmp_path / "tree.svg")
     assert png.stat().st_size > 1000
     assert svg.read_text(encoding="utf-8").startswith("<?xml")
 
@@ -256,16 +257,16 @@ def test_drawing_hostile_label(tmp_path: Path):
                   command_line="$\\frac{1}{0}$ \u202eexe.txt")
     graph = build_process_graph(RowsOnly(process_events=[row]))
     mark_processes(graph, lambda key, node: True, "alert: $\\beta$")
-    svg = draw_process_tree(graph, tmp_path / "hostile.svg")
+    svg = draw_process_tree(graph.to_networkx(), tmp_path / "hostile.svg")
     assert svg.stat().st_size > 0
 
 
-def drawn_text(graph: nx.DiGraph, path: Path) -> str:
+def drawn_text(graph: ProcessGraph, path: Path) -> str:
     """Return the SVG of *graph*'s drawing with its labels kept as text, not outlines."""
     import matplotlib
 
     with matplotlib.rc_context({"svg.fonttype": "none"}):
-        return draw_process_tree(graph, path).read_text(encoding="utf-8")
+        return draw_process_tree(graph.to_networkx(), path).read_text(encoding="utf-8")
 
 
 def test_drawing_dates_a_tree_over_days(tmp_path: Path):
@@ -292,7 +293,7 @@ def test_drawing_prunes_large_tree_keeping_marks(tmp_path: Path):
             for i in range(200)]
     graph = build_process_graph(RowsOnly(process_events=rows))
     mark_processes(graph, lambda key, node: node["name"] == "tool199.exe", "alert: last")
-    path = draw_process_tree(graph, tmp_path / "big.png", max_nodes=40)
+    path = draw_process_tree(graph.to_networkx(), tmp_path / "big.png", max_nodes=40)
     assert path.stat().st_size > 1000
 
 
@@ -301,7 +302,7 @@ def test_drawing_empty_graph(tmp_path: Path, empty):
     assert draw_process_tree(empty, tmp_path / "empty.png").stat().st_size > 0
 
 
-def named(graph: nx.DiGraph, name: str, command_part: str = "") -> list[str]:
+def named(graph: ProcessGraph, name: str, command_part: str = "") -> list[str]:
     return [n for n in graph if graph.nodes[n]["name"] == name
             and command_part in graph.nodes[n]["command_line"]]
 
@@ -349,3 +350,71 @@ def test_sample_script_drawing(sample_graph, tmp_path: Path):
     (script,) = named(sample_graph, "cmd.exe", "VeryCoolScript.cmd")
     path = draw_process_tree(focused_subgraph(sample_graph, script), tmp_path / "script.png")
     assert path.stat().st_size > 10000
+
+
+def graph_facts(graph) -> tuple[list, list]:
+    """Return a graph's nodes with their attributes, and its links, in order."""
+    return ([(key, dict(attributes)) for key, attributes in graph.nodes(data=True)],
+            list(graph.edges()))
+
+
+class WithArrays(RowsOnly):
+    """Process rows with the numpy columns a columnar source keeps beside them."""
+
+    def __init__(self, rows, arrays):
+        super().__init__(process_events=rows)
+        self.process_arrays = arrays
+
+    def arrays(self, query_id):
+        return self.process_arrays if query_id == "process-events" else {}
+
+
+class RowsOf:
+    """Every result's rows of a collection, without the columns the source kept."""
+
+    def __init__(self, collection):
+        self.rows = collection.rows
+
+
+def test_sample_graph_columns_match_rows(sample_collection):
+    assert sample_collection.arrays("process-events"), "the offline source kept no columns"
+    assert graph_facts(build_process_graph(sample_collection)) == \
+        graph_facts(build_process_graph(RowsOf(sample_collection)))
+
+
+def test_graph_from_columns_with_nulls():
+    import duckdb
+
+    from irreport.sources.local import _fetch
+
+    rows = [created(500, "a.exe", 300, "cmd.exe", seconds(0), seconds(-5), SHA1="AB12"),
+            # No creation time: the row's Timestamp dates the process.
+            created(504, "b.exe", 300, "cmd.exe", None, seconds(-5), Timestamp=seconds(3)),
+            # No parent id: the process is a root.
+            created(508, "c.exe", None, None, seconds(4), None, SHA1=None),
+            created(300, "cmd.exe", 4, "explorer.exe", seconds(-5), seconds(-60),
+                    InitiatingProcessParentId=2, InitiatingProcessParentCreationTime=seconds(-99),
+                    InitiatingProcessParentFileName="userinit.exe")]
+    columns = sorted({name for row in rows for name in row})
+    con = duckdb.connect()
+    types = {"ProcessId": "BIGINT", "InitiatingProcessId": "BIGINT",
+             "InitiatingProcessParentId": "BIGINT", "Timestamp": "TIMESTAMP",
+             "ProcessCreationTime": "TIMESTAMP", "InitiatingProcessCreationTime": "TIMESTAMP",
+             "InitiatingProcessParentCreationTime": "TIMESTAMP"}
+    con.execute("CREATE TABLE p (" + ", ".join(
+        f'"{name}" {types.get(name, "VARCHAR")}' for name in columns) + ")")
+    for row in rows:
+        con.execute(f"INSERT INTO p VALUES ({', '.join('?' * len(columns))})",
+                    [row.get(name).replace(tzinfo=None) if isinstance(row.get(name), datetime)
+                     else row.get(name) for name in columns])
+    relation = con.sql("SELECT * FROM p")
+    fetched, arrays = _fetch(relation, relation.columns, [str(t) for t in relation.types])
+    assert arrays["InitiatingProcessId"].mask.tolist() == [False, False, True, False]
+    from_columns = build_process_graph(WithArrays(fetched, arrays))
+    assert graph_facts(from_columns) == graph_facts(build_process_graph(RowsOnly(process_events=fetched)))
+    names = {from_columns.nodes[n]["name"]: n for n in from_columns}
+    assert from_columns.nodes[names["b.exe"]]["created"] == "2026-12-02T14:42:08.120Z"
+    assert from_columns.in_degree(names["c.exe"]) == 0
+    assert from_columns.has_edge(names["userinit.exe"], names["explorer.exe"])
+    assert from_columns.has_edge(names["cmd.exe"], names["b.exe"])
+    assert from_columns.nodes[names["a.exe"]]["sha1"] == "ab12"

@@ -5,13 +5,15 @@ and `<device>:<pid>:<creation time>` otherwise (see `process_identity`). Edges r
 initiating process to the process it created. Files written, connections made, registry values
 set and the other events the mapping marks `attach = true` are kept per node in
 `graph.graph["attachments"]`, outside the node attributes, so the attributes stay GraphML scalars.
+
+`process_resolution` turns the process-creation rows into nodes and links, and
+`process_store` keeps them as attribute columns and a parent per process.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from operator import itemgetter
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,22 +23,15 @@ import networkx as nx
 from irreport.analysis import graph_files
 from irreport.analysis.event_mapping import EventSpec, as_utc, load_specs
 from irreport.analysis.process_identity import ProcessIndex, instant_text
+from irreport.analysis.process_resolution import ARRAY_COLUMNS, ProcessTable, resolve_processes
+from irreport.analysis.process_store import NodeTable, ProcessGraph
 from irreport.memory import collector_paused
 
 log = logging.getLogger(__name__)
 
 PROCESS_QUERY = "process-events"
-# The columns of a process-creation row that the graph reads, in the order
-# `_GraphBuilder.add_process_rows` unpacks them.
-PROCESS_COLUMNS = (
-    "DeviceId", "DeviceName", "ProcessUniqueId", "ProcessId", "ProcessCreationTime", "Timestamp",
-    "FileName", "FolderPath", "ProcessCommandLine", "AccountDomain", "AccountName", "SHA1",
-    "InitiatingProcessUniqueId", "InitiatingProcessId", "InitiatingProcessCreationTime",
-    "InitiatingProcessFileName", "InitiatingProcessFolderPath", "InitiatingProcessCommandLine",
-    "InitiatingProcessAccountDomain", "InitiatingProcessAccountName", "InitiatingProcessSHA1",
-    "InitiatingProcessParentId", "InitiatingProcessParentCreationTime",
-    "InitiatingProcessParentFileName",
-)
+# The numpy columns the graph reads, per query, for `collect(keep_arrays=...)`.
+KEPT_ARRAYS = {PROCESS_QUERY: ARRAY_COLUMNS}
 ATTACHMENTS = "attachments"
 NodePredicate = Callable[[str, dict[str, Any]], bool]
 
@@ -68,40 +63,37 @@ def _process_attributes(device: str, pid: Any, created: datetime | None, name: A
 
 
 class _GraphBuilder:
-    """Collects nodes and parent links in dicts; the networkx graph is made once at the end."""
+    """The resolved process table, with the event rows attached to its processes."""
 
-    def __init__(self) -> None:
-        self.index = ProcessIndex()
-        self.nodes: dict[str, dict[str, Any]] = {}
-        self.parent_of: dict[str, str] = {}
-        self.parent_guess: dict[str, str] = {}
-        self.device_ids: dict[str, str] = {}
+    def __init__(self, table: ProcessTable) -> None:
+        self.table = table
+        self.nodes = NodeTable(table.keys, table.columns)
+        self.device_ids = dict(table.device_ids)
         self.attachments: dict[str, list[dict[str, Any]]] = {}
+        self._index: ProcessIndex | None = None
+
+    @property
+    def index(self) -> ProcessIndex:
+        """The creations of the process table, indexed on first use: only attaching needs it."""
+        if self._index is None:
+            self._index = ProcessIndex()
+            for device, pid, instant, key in self.table.creations():
+                self._index.register_instant(device, pid, instant, key)
+        return self._index
 
     def device_key(self, row: dict[str, Any], name_column: str = "DeviceName") -> str:
         return self.device_for(row.get("DeviceId"), row.get(name_column))
 
-    def register_unique_ids(self, row: dict[str, Any], device: str) -> None:
-        for unique_id, pid, created in (
-            ("ProcessUniqueId", "ProcessId", "ProcessCreationTime"),
-            ("InitiatingProcessUniqueId", "InitiatingProcessId", "InitiatingProcessCreationTime"),
-        ):
-            if row.get(unique_id) is not None:
-                self.index.key_for(device, row[unique_id], row.get(pid), as_utc(row.get(created)))
-
-    def add_node(self, key: str, attributes: dict[str, Any], created_row: bool = False) -> None:
+    def add_node(self, key: str, attributes: dict[str, Any]) -> None:
         node = self.nodes.get(key)
         if node is None:
             self.nodes[key] = attributes
-            node = attributes
-        else:
-            # The first row with a value wins. A creation row and the rows of one process's
-            # own actions carry the same values, so row order matters only for empty fields.
-            for name, value in attributes.items():
-                if value not in ("", -1) and node.get(name) in ("", -1):
-                    node[name] = value
-        if created_row:
-            node["seen_created"] = True
+            return
+        # The first row with a value wins. A creation row and the rows of one process's
+        # own actions carry the same values, so row order matters only for empty fields.
+        for name, value in attributes.items():
+            if value not in ("", -1) and node.get(name) in ("", -1):
+                node[name] = value
 
     def device_for(self, device_id: Any, name: Any) -> str:
         """Return the DeviceId of a device, learned from rows that carry both columns."""
@@ -109,47 +101,6 @@ class _GraphBuilder:
             self.device_ids.setdefault(str(name or "").lower(), device_id)
             return str(device_id)
         return self.device_ids.get(str(name or "").lower(), str(name or ""))
-
-    def add_process_rows(self, rows: list[dict[str, Any]]) -> None:
-        """Add the process, its parent and grandparent named by each process-creation row.
-
-        One loop over tuples of the columns, because this runs once per process row and a
-        busy server has millions of them.
-        """
-        key_for = self.index.key_for
-        nodes = self.nodes
-        for (device_id, device_name, unique_id, pid, created, timestamp, name, path, command_line,
-             domain, account, sha1, parent_unique_id, parent_pid, parent_created, parent_name,
-             parent_path, parent_command_line, parent_domain, parent_account, parent_sha1,
-             grand_pid, grand_created, grand_name) in _column_values(rows, PROCESS_COLUMNS):
-            device = self.device_for(device_id, device_name)
-            device_name = str(device_name or device)
-            created = as_utc(created) or as_utc(timestamp)
-            child = key_for(device, unique_id, pid, created)
-            if child is None:
-                continue
-            self.add_node(child, _process_attributes(
-                device_name, pid, created, name, path, command_line, _account(domain, account),
-                sha1), created_row=True)
-
-            parent_created = as_utc(parent_created)
-            parent = key_for(device, parent_unique_id, parent_pid, parent_created)
-            if parent is None:
-                continue
-            known = nodes.get(parent)
-            if known is None or not (known["name"] and known["command_line"]):
-                self.add_node(parent, _process_attributes(
-                    device_name, parent_pid, parent_created, parent_name, parent_path,
-                    parent_command_line, _account(parent_domain, parent_account), parent_sha1))
-            grand_created = as_utc(grand_created)
-            grandparent = key_for(device, None, grand_pid, grand_created)
-            if grandparent is not None and grandparent != parent:
-                if grandparent not in nodes:
-                    self.add_node(grandparent, _process_attributes(
-                        device_name, grand_pid, grand_created, grand_name))
-                self.parent_guess.setdefault(parent, grandparent)
-            if parent != child:
-                self.parent_of[child] = parent
 
     def attach(self, spec: EventSpec, row: dict[str, Any]) -> bool:
         """Attach one event row to the process that did it; returns False when it names none."""
@@ -165,7 +116,7 @@ class _GraphBuilder:
             key = self.index.key_for(device, row.get(actor.unique_id), pid, created)
         if key is None:
             return False
-        if not _complete(self.nodes.get(key)):
+        if not _complete(self.nodes.peek(key)):
             self.add_node(key, _process_attributes(
                 str(row.get(spec.device_column) or device), pid, created, row.get(actor.name),
                 row.get(actor.path), row.get(actor.command_line), str(row.get(actor.account) or ""),
@@ -174,47 +125,20 @@ class _GraphBuilder:
         self.attachments.setdefault(key, []).append(_attachment(spec, row, moment))
         return True
 
-    def graph(self) -> nx.DiGraph:
-        for child, parent in self.parent_guess.items():
-            self.parent_of.setdefault(child, parent)
-        graph = _digraph(self.nodes, self.parent_of)
+    def graph(self) -> ProcessGraph:
+        graph = ProcessGraph(self.nodes, self.table.link_children, self.table.link_parents)
         graph.graph[ATTACHMENTS] = {key: _unique(items) for key, items in self.attachments.items()}
         for key, items in graph.graph[ATTACHMENTS].items():
             graph.nodes[key]["attachment_count"] = len(items)
         return graph
 
 
-def _complete(node: dict[str, Any] | None) -> bool:
+def _complete(node: Mapping[str, Any] | None) -> bool:
     """Tell whether *node* has every field a row could fill, so `add_node` would change nothing."""
     if node is None or node["pid"] == -1:
         return False
     return "" not in (node["name"], node["path"], node["command_line"], node["account"],
                       node["created"], node["sha1"])
-
-
-def _digraph(nodes: dict[str, dict[str, Any]], parent_of: dict[str, str]) -> nx.DiGraph:
-    """Return a DiGraph of *nodes*, which it takes without copying, with parent-to-child edges.
-
-    Both ends of every link must be in *nodes*; the builder adds a process before it links it.
-
-    `add_nodes_from` copies every attribute dict and `add_edges_from` checks both ends of each
-    edge. For a million nodes they took 33 s on the 2-core benchmark machine (loaded by other
-    jobs), and filling the adjacency dicts at once took 9.5 s.
-    """
-    # NOTE: this writes networkx's own storage (`_node`, `_succ`, `_pred`, and `_adj` is
-    # `_succ`) as its add methods do, checked with networkx 3.6. tests/test_process_graph.py
-    # checks the edges, degrees and GraphML output of graphs built here.
-    successors: dict[str, dict[str, dict]] = {key: {} for key in nodes}
-    predecessors: dict[str, dict[str, dict]] = {key: {} for key in nodes}
-    for child, parent in parent_of.items():
-        data: dict[str, Any] = {}
-        successors[parent][child] = data
-        predecessors[child][parent] = data
-    graph = nx.DiGraph()
-    graph._node = nodes
-    graph._succ = graph._adj = successors
-    graph._pred = predecessors
-    return graph
 
 
 def _attachment(spec: EventSpec, row: dict[str, Any], moment: Any) -> dict[str, str]:
@@ -229,21 +153,6 @@ def _attachment(spec: EventSpec, row: dict[str, Any], moment: Any) -> dict[str, 
     }
 
 
-def _column_values(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> Iterator[tuple]:
-    """Yield the values of *columns* from each row, None where a row lacks a column."""
-    if rows and all(column in rows[0] for column in columns):
-        # itemgetter takes all columns in one call; only a row without one of them pays more.
-        take = itemgetter(*columns)
-        for row in rows:
-            try:
-                yield take(row)
-            except KeyError:
-                yield tuple(map(row.get, columns))
-    else:
-        for row in rows:
-            yield tuple(map(row.get, columns))
-
-
 def _unique(items: list[dict[str, str]]) -> list[dict[str, str]]:
     # One file event can come from several queries (file-analysis and user-writable-files).
     seen: dict[tuple[str, str, str], dict[str, str]] = {}
@@ -252,7 +161,7 @@ def _unique(items: list[dict[str, str]]) -> list[dict[str, str]]:
     return sorted(seen.values(), key=lambda item: item["time"])
 
 
-def build_process_graph(collection) -> nx.DiGraph:
+def build_process_graph(collection) -> ProcessGraph:
     """Build the process graph of a collection from process-events and the attaching queries.
 
     Every node gets the scalar attributes device, pid, name, path, command_line, account,
@@ -264,19 +173,9 @@ def build_process_graph(collection) -> nx.DiGraph:
         return _build(collection)
 
 
-def _build(collection) -> nx.DiGraph:
-    # TODO: the builder is about 4 times faster than msticpy's at 1M rows, not 10. Reading
-    # the row dicts, the attribute dicts and networkx's storage alone take 4.25 s of the 4.97 s
-    # that ten times allows (bench/graph_floor.py), and matching in DuckDB instead still took
-    # 4.70 s for exact matches alone (bench/graph_sql_sketch.py).
-    builder = _GraphBuilder()
-    process_rows = collection.rows(PROCESS_QUERY)
-    # Unique ids first, so a process named by id and time before its own row still gets one key.
-    for row in process_rows:
-        if row.get("ProcessUniqueId") is not None or row.get("InitiatingProcessUniqueId") is not None:
-            builder.register_unique_ids(row, builder.device_key(row))
-    builder.add_process_rows(process_rows)
-
+def _build(collection) -> ProcessGraph:
+    arrays = collection.arrays(PROCESS_QUERY) if hasattr(collection, "arrays") else {}
+    builder = _GraphBuilder(resolve_processes(collection.rows(PROCESS_QUERY), arrays))
     unattached = 0
     for spec in load_specs().values():
         if not spec.attach:
@@ -288,12 +187,12 @@ def _build(collection) -> nx.DiGraph:
     return builder.graph()
 
 
-def attachments_of(graph: nx.DiGraph, node: str) -> list[dict[str, str]]:
+def attachments_of(graph: ProcessGraph | nx.DiGraph, node: str) -> list[dict[str, str]]:
     """Return the events attached to *node*, oldest first."""
     return graph.graph.get(ATTACHMENTS, {}).get(node, [])
 
 
-def mark_processes(graph: nx.DiGraph, selector: NodePredicate | Iterable[str], reason: str) -> int:
+def mark_processes(graph: ProcessGraph | nx.DiGraph, selector: NodePredicate | Iterable[str], reason: str) -> int:
     """Mark the processes that *selector* picks, a predicate on (key, attributes) or node keys.
 
     The reason is added to the node's `mark_reasons` once; returns the number of nodes marked.
@@ -312,19 +211,19 @@ def mark_processes(graph: nx.DiGraph, selector: NodePredicate | Iterable[str], r
     return len(keys)
 
 
-def command_line_index(graph: nx.DiGraph) -> dict[str, list[str]]:
+def command_line_index(graph: ProcessGraph) -> dict[str, list[str]]:
     """Return the node keys per command line, trimmed and lower-cased.
 
     One pass serves every finding, where a predicate per finding would walk every node
     once for each.
     """
     index: dict[str, list[str]] = {}
-    for key, attributes in graph.nodes(data=True):
-        index.setdefault((attributes.get("command_line") or "").strip().lower(), []).append(key)
+    for key, command_line in zip(graph.nodes, graph.nodes.column("command_line")):
+        index.setdefault((command_line or "").strip().lower(), []).append(key)
     return index
 
 
-def mark_from_alert_evidence(graph: nx.DiGraph, evidence_rows: list[dict[str, Any]]) -> int:
+def mark_from_alert_evidence(graph: ProcessGraph, evidence_rows: list[dict[str, Any]]) -> int:
     """Mark processes named by alert evidence of type Process or File; returns the marks made.
 
     A Process entity matches on its command line, or on its SHA1 when it has no command line, so
@@ -348,25 +247,27 @@ def mark_from_alert_evidence(graph: nx.DiGraph, evidence_rows: list[dict[str, An
             by_name.setdefault(str(row["FileName"]).lower(), set()).add(reason)
 
     marks = 0
-    for key, attributes in list(graph.nodes(data=True)):
-        reasons = (by_sha1.get(attributes.get("sha1", ""), set())
-                   | by_name.get(attributes.get("name", "").lower(), set())
-                   | by_command.get(attributes.get("command_line", "").strip().lower(), set()))
+    table = graph.nodes
+    for key, sha1, name, command_line in zip(list(table), table.column("sha1"),
+                                             table.column("name"), table.column("command_line")):
+        reasons = (by_sha1.get(sha1 or "", set())
+                   | by_name.get((name or "").lower(), set())
+                   | by_command.get((command_line or "").strip().lower(), set()))
         for reason in sorted(reasons):
             marks += mark_processes(graph, [key], reason)
     return marks
 
 
-def focused_subgraph(graph: nx.DiGraph, node: str) -> nx.DiGraph:
-    """Return the ancestry and all descendants of *node*, with their attachments."""
-    keep = nx.ancestors(graph, node) | nx.descendants(graph, node) | {node}
-    subgraph = graph.subgraph(keep).copy()
+def focused_subgraph(graph: ProcessGraph, node: str) -> nx.DiGraph:
+    """Return the ancestry and all descendants of *node*, with their attachments, in networkx."""
+    keep = graph.ancestors(node) | graph.descendants(node) | {node}
+    subgraph = graph.subgraph(keep)
     attachments = graph.graph.get(ATTACHMENTS, {})
     subgraph.graph[ATTACHMENTS] = {key: attachments[key] for key in keep if key in attachments}
     return subgraph
 
 
-def write_graph(graph: nx.DiGraph, folder: Path) -> list[Path]:
+def write_graph(graph: ProcessGraph, folder: Path) -> list[Path]:
     """Write the graph as GraphML and as node-link JSON into *folder*; returns the files.
 
     GraphML carries the scalar node attributes only; the JSON also carries the attachments,

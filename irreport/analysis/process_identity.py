@@ -10,7 +10,10 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
+from functools import cache
 from typing import Any
+
+import numpy as np
 
 # Kusto datetimes carry 100 ns ticks while CSV exports and the sample carry milliseconds, so
 # two times of one process are compared at millisecond precision. A time within this tolerance
@@ -23,6 +26,8 @@ TOLERANCE_MS = CREATION_TOLERANCE // timedelta(milliseconds=1)
 _SLOT_MS = 2 * TOLERANCE_MS
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MILLISECOND = timedelta(milliseconds=1)
+# The milliseconds of 0001-01-01 and of the end of 9999-12-31, the range of Python's datetime.
+_FIRST_MS, _LAST_MS = -62_135_596_800_000, 253_402_300_799_999
 
 
 # The last time formatted and its text. A new process's key and its "created" attribute
@@ -104,9 +109,10 @@ class ProcessIndex:
         """
         if pid is None or created is None:
             return
-        self._register(device, pid, milliseconds(created), key)
+        self.register_instant(device, pid, milliseconds(created), key)
 
-    def _register(self, device: str, pid: int, instant: int, key: str) -> None:
+    def register_instant(self, device: str, pid: int, instant: int, key: str) -> None:
+        """Record *key* as the process with this id created *instant* milliseconds after the epoch."""
         entry = (instant, key)
         slot = (device, pid, instant // _SLOT_MS)
         bucket = self._by_slot.get(slot)
@@ -134,7 +140,7 @@ class ProcessIndex:
         if found is not None:
             return found
         key = pid_time_key(device, pid, created, instant)
-        self._register(device, pid, instant, key)
+        self.register_instant(device, pid, instant, key)
         return key
 
     def find(self, device: str, pid: int, created: datetime) -> str | None:
@@ -179,3 +185,68 @@ class ProcessIndex:
 def milliseconds(moment: datetime) -> int:
     """Return *moment* as whole milliseconds since the epoch, cut as the key's text is cut."""
     return (moment - _EPOCH) // _MILLISECOND
+
+
+def instant_texts(instants: np.ndarray) -> list[str]:
+    """Write milliseconds since the epoch as `instant_text` does, for a whole array at once.
+
+    A million times took 0.2 to 0.6 s with numpy's datetime_as_string. Here each distinct
+    minute is written once and each time's seconds come from a table, about 0.15 s.
+    """
+    if len(instants) and (instants.min() < _FIRST_MS or instants.max() > _LAST_MS):
+        return [milliseconds_text(instant) for instant in instants.tolist()]
+    minutes, rest = np.divmod(instants, 60_000)
+    distinct, minute_numbers = np.unique(minutes, return_inverse=True)
+    # numpy's str arrays hold one 4-byte code point per character: fill a row of 24 for each
+    # "YYYY-MM-DDTHH:MM:SS.mmmZ" and read the rows back as text.
+    points = np.empty((len(instants), 24), dtype=np.uint32)
+    points[:, :17] = _minute_points(distinct)[minute_numbers]
+    points[:, 17:] = _second_points()[rest]
+    return points.reshape(-1).view("<U24").tolist()
+
+
+# The code points of the two digits of 0 to 99.
+_DIGITS = np.array([[ord(text[0]), ord(text[1])] for text in (f"{n:02d}" for n in range(100))],
+                   dtype=np.uint32)
+
+
+def _minute_points(minutes: np.ndarray) -> np.ndarray:
+    """Return the code points of "YYYY-MM-DDTHH:MM:" for minutes since the epoch."""
+    days, minute_of_day = np.divmod(minutes, 1440)
+    year, month, day = _civil_dates(days)
+    points = np.empty((len(minutes), 17), dtype=np.uint32)
+    points[:, 0:2] = _DIGITS[year // 100]
+    points[:, 2:4] = _DIGITS[year % 100]
+    points[:, 5:7] = _DIGITS[month]
+    points[:, 8:10] = _DIGITS[day]
+    points[:, 11:13] = _DIGITS[minute_of_day // 60]
+    points[:, 14:16] = _DIGITS[minute_of_day % 60]
+    for place, separator in ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":")):
+        points[:, place] = ord(separator)
+    return points
+
+
+@cache
+def _second_points() -> np.ndarray:
+    """Return the code points of "SS.mmmZ" for each millisecond of a minute."""
+    texts = [f"{second:02d}.{millisecond:03d}Z" for second in range(60)
+             for millisecond in range(1000)]
+    return np.array(texts, dtype="<U7").view(np.uint32).reshape(len(texts), 7)
+
+
+def _civil_dates(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return year, month and day of days since 1970-01-01 in the proleptic Gregorian calendar.
+
+    The arithmetic counts 400-year eras from 0000-03-01, so that leap days end each year.
+    """
+    shifted = days + 719_468
+    era = shifted // 146_097
+    day_of_era = shifted - era * 146_097
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36_524
+                   - day_of_era // 146_096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_from_march = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * month_from_march + 2) // 5 + 1
+    month = np.where(month_from_march < 10, month_from_march + 3, month_from_march - 9)
+    year = year_of_era + era * 400 + (month <= 2)
+    return year, month, day

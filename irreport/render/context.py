@@ -60,9 +60,7 @@ def focus_nodes(graph) -> list[str]:
     Marked siblings are drawn once, under their parent, and a marked process inside another
     focus's descendants is not drawn again.
     """
-    import networkx as nx
-
-    marked = [n for n, a in graph.nodes(data=True) if a.get("marked")]
+    marked = [node for node, marked in zip(graph.nodes, graph.nodes.column("marked")) if marked]
     siblings = Counter(p for n in marked for p in graph.predecessors(n))
     candidates = []
     for node in marked:
@@ -71,10 +69,10 @@ def focus_nodes(graph) -> list[str]:
         if focus not in candidates:
             candidates.append(focus)
     kept = [c for c in candidates
-            if not any(c in nx.descendants(graph, other) for other in candidates if other != c)]
+            if not any(c in graph.descendants(other) for other in candidates if other != c)]
 
     def weight(node: str) -> int:
-        return sum(1 for d in nx.descendants(graph, node) | {node} if graph.nodes[d].get("marked"))
+        return sum(1 for d in graph.descendants(node) | {node} if graph.nodes[d].get("marked"))
 
     return sorted(kept, key=weight, reverse=True)[:MAX_FOCUS]
 
