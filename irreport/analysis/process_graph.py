@@ -13,7 +13,7 @@ set and the other events the mapping marks `attach = true` are kept per node in
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,7 @@ class _GraphBuilder:
 
     def __init__(self, table: ProcessTable) -> None:
         self.table = table
-        self.nodes = NodeTable(table.keys, table.columns)
+        self.nodes = NodeTable(table.keys, table.columns, table.complete)
         self.device_ids = dict(table.device_ids)
         self.attachments: dict[str, list[dict[str, Any]]] = {}
         self._index: ProcessIndex | None = None
@@ -116,7 +116,7 @@ class _GraphBuilder:
             key = self.index.key_for(device, row.get(actor.unique_id), pid, created)
         if key is None:
             return False
-        if not _complete(self.nodes.peek(key)):
+        if not self.nodes.is_complete(key):
             self.add_node(key, _process_attributes(
                 str(row.get(spec.device_column) or device), pid, created, row.get(actor.name),
                 row.get(actor.path), row.get(actor.command_line), str(row.get(actor.account) or ""),
@@ -129,16 +129,8 @@ class _GraphBuilder:
         graph = ProcessGraph(self.nodes, self.table.link_children, self.table.link_parents)
         graph.graph[ATTACHMENTS] = {key: _unique(items) for key, items in self.attachments.items()}
         for key, items in graph.graph[ATTACHMENTS].items():
-            graph.nodes[key]["attachment_count"] = len(items)
+            graph.nodes.set_attribute(key, "attachment_count", len(items))
         return graph
-
-
-def _complete(node: Mapping[str, Any] | None) -> bool:
-    """Tell whether *node* has every field a row could fill, so `add_node` would change nothing."""
-    if node is None or node["pid"] == -1:
-        return False
-    return "" not in (node["name"], node["path"], node["command_line"], node["account"],
-                      node["created"], node["sha1"])
 
 
 def _attachment(spec: EventSpec, row: dict[str, Any], moment: Any) -> dict[str, str]:

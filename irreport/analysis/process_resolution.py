@@ -63,6 +63,8 @@ class ProcessTable:
     keys: list[str]
     # One list per attribute (process_store.ATTRIBUTE_NAMES), in node order.
     columns: dict[str, list[Any]]
+    # Whether each node has every field a row could fill.
+    complete: np.ndarray
     # Node numbers of each link's child and parent, in the order the links were first seen.
     link_children: np.ndarray
     link_parents: np.ndarray
@@ -91,14 +93,14 @@ def resolve_processes(rows: list[dict[str, Any]], arrays: dict[str, Any] | None 
     """
     empty = np.zeros(0, dtype=np.int64)
     if not rows:
-        return ProcessTable([], {name: [] for name in ATTRIBUTE_NAMES}, empty, empty, {}, [],
-                            empty, empty, empty, empty)
+        return ProcessTable([], {name: [] for name in ATTRIBUTE_NAMES}, empty.astype(bool),
+                            empty, empty, {}, [], empty, empty, empty, empty)
     refs = _References(rows, arrays or {})
     nodes = _Nodes(refs)
     columns = nodes.columns()
     starts = nodes.run_starts
     return ProcessTable(
-        nodes.keys, columns, *nodes.links(), nodes.device_ids(), refs.devices,
+        nodes.keys, columns, nodes.complete, *nodes.links(), nodes.device_ids(), refs.devices,
         starts % refs.count, refs.pid[starts], refs.time[starts], nodes.node[starts])
 
 
@@ -281,12 +283,11 @@ class _Nodes:
             "marked": [False] * nodes, "mark_reasons": [""] * nodes,
             "attachment_count": [0] * nodes,
         }
-        incomplete = pids == NO_VALUE
-        for values in texts.values():
-            if "" in values:
-                incomplete |= np.fromiter(values, dtype=object, count=nodes) == ""
+        incomplete = _incomplete(columns, nodes)
         if incomplete.any():
             self._fill_empty(columns, np.flatnonzero(incomplete))
+            incomplete = _incomplete(columns, nodes)
+        self.complete = ~incomplete
         return columns
 
     def _fill_empty(self, columns: dict[str, list[Any]], incomplete: np.ndarray) -> None:
@@ -347,6 +348,16 @@ class _Nodes:
         first, _ = _first_and_last(parent)
         return (np.concatenate([children, parent[first]]),
                 np.concatenate([parents, grandparent[first]]))
+
+
+def _incomplete(columns: dict[str, list[Any]], count: int) -> np.ndarray:
+    """Tell for each node whether a field a row could fill is still empty."""
+    incomplete = np.array(columns["pid"], dtype=np.int64) == -1
+    for field in (*TEXT_FIELDS, "created"):
+        values = columns[field]
+        if "" in values:
+            incomplete |= np.fromiter(values, dtype=object, count=count) == ""
+    return incomplete
 
 
 # The attribute columns of a child and of a parent reference, in TEXT_FIELDS order with the

@@ -26,6 +26,10 @@ ATTRIBUTE_NAMES = ("device", "pid", "name", "path", "command_line", "account", "
                    "seen_created", "marked", "mark_reasons", "attachment_count")
 
 
+# The text fields a row can fill; a process with all of them and a pid is complete.
+COMPLETE_FIELDS = ("name", "path", "command_line", "account", "created", "sha1")
+
+
 class NodeTable(Mapping):
     """Attributes by node key, held as one list per attribute.
 
@@ -36,10 +40,11 @@ class NodeTable(Mapping):
     the first ones.
     """
 
-    def __init__(self, keys: list[str], columns: dict[str, list[Any]]):
+    def __init__(self, keys: list[str], columns: dict[str, list[Any]], complete: np.ndarray):
         self._keys = keys
         self._number = dict(zip(keys, range(len(keys))))
         self._columns = [columns[name] for name in ATTRIBUTE_NAMES]
+        self._complete = complete
         self._dicts: dict[str, dict[str, Any]] = {}
         self._added: dict[str, None] = {}
 
@@ -94,6 +99,22 @@ class NodeTable(Mapping):
             return attributes
         number = self._number.get(key)
         return None if number is None else self._made(number)
+
+    def is_complete(self, key: str) -> bool:
+        """Tell whether *key* has every field a row could fill (COMPLETE_FIELDS)."""
+        attributes = self._dicts.get(key)
+        if attributes is not None:
+            return attributes["pid"] != -1 and "" not in map(attributes.get, COMPLETE_FIELDS)
+        number = self._number.get(key)
+        return number is not None and bool(self._complete[number])
+
+    def set_attribute(self, key: str, name: str, value: Any) -> None:
+        """Set one attribute of *key*, in its dict if it has one, else in the column."""
+        attributes = self._dicts.get(key)
+        if attributes is not None:
+            attributes[name] = value
+        else:
+            self._columns[ATTRIBUTE_NAMES.index(name)][self._number[key]] = value
 
     def column(self, name: str) -> list[Any]:
         """Return one attribute of every process, in node order."""
