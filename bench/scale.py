@@ -17,8 +17,10 @@ One run of the command does four things, each measurement in a fresh subprocess:
 3. Query pack against hand-written SQL: each pack query through duckdb-kql, and the same
    question in DuckDB SQL from `bench/sql/<query id>.sql`, on the same connection, with the
    same parameter values; both must return the same rows. duckdb-kql runs each query
-   let-bound (translated every run), cold (parameterised, translated with no cache) and warm
-   (parameterised, translation cached), and the parameterised rows must equal the let-bound.
+   let-bound (translated every run), cold (parameterised, translated with no cache), first
+   run (parameterised, an empty cache with the translations that ship with irreport) and
+   warm (parameterised, translation cached), and the parameterised rows must equal the
+   let-bound.
 4. Rendering: PDF seconds per page for tables of --render-rows rows.
 
 Medians are over --runs runs. Peak memory per stage is the process's VmHWM after the stage,
@@ -227,7 +229,8 @@ def main(argv: list[str] | None = None) -> dict:
     figures["graph"] = measure_graph(options.workdir, options.graph_rows, options.runs, msticpy)
     scale_report.print_heading(
         f"Pack queries on {options.query_events} events ({median}): duckdb-kql with values "
-        "let-bound, parameterised without (cold) and with (warm) the translation cache, "
+        "let-bound, parameterised without any cache (cold), with only the shipped translations "
+        "(first run) and with the translation cache (warm), "
         "and the same question in hand-written DuckDB SQL")
     figures["queries"] = measure_queries(options.workdir, options.query_events, options.runs)
     scale_report.print_heading(f"PDF rendering of one table ({median})")

@@ -65,7 +65,7 @@ def test_each_text_translated_once(collections, source):
     counts = source.translations.counts
 
     assert [query.id for query in PACK if not query.parameterisable] == ["file-analysis"]
-    assert counts["translated"] + counts["disk"] == len(parameterised)
+    assert counts["translated"] + counts["disk"] + counts["bundled"] == len(parameterised)
     assert counts["memory"] == (len(RUNS) - 1) * len(parameterised)
 
 

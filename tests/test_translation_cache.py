@@ -262,3 +262,26 @@ def test_hostile_value_matches_only_itself(con, tmp_path, hostile, warm):
     assert con.execute("SELECT count(*) FROM DeviceInfo").fetchone() == (4,)
     written = _only_file(tmp_path / "hostile")
     assert written.read_bytes() == (tmp_path / "plain" / written.name).read_bytes()
+
+
+@pytest.mark.parametrize("storage", ["memory", "disk"])
+def test_bundle_has_every_pack_translation(monkeypatch, storage):
+    """The shipped translations cover the pack on the sample, so a first run translates none."""
+    from irreport.collect import collect
+    from irreport.pack import QueryPack
+    from irreport.sources.database import STORAGE_VARIABLE
+    from irreport.sources.local import open_sample
+
+    monkeypatch.setenv(STORAGE_VARIABLE, storage)
+    pack = QueryPack.load()
+    source = open_sample()
+    try:
+        source.translations = TranslationCache(None)
+        collection = collect(pack, source, ["testmachine3"], source.default_range())
+    finally:
+        source.close()
+    counts = source.translations.counts
+    parameterised = [query_id for query_id, result in collection.results.items()
+                     if pack.get(query_id).parameterisable and result.ok]
+    assert counts["translated"] == 0, "rerun: python -m irreport.sources.translation_bundle"
+    assert counts["bundled"] == len(parameterised)

@@ -7,7 +7,10 @@ while the duckdb-kql version, the exact query text and the schema it was transla
 prepared-statement parameters on every run, so no value is ever part of the cached SQL.
 
 The disk cache is a folder of JSON files: $IRREPORT_KQL_CACHE when set ("none" turns it off),
-else irreport/kql under $XDG_CACHE_HOME or ~/.cache. It only saves time. A folder that cannot be
+else irreport/kql under $XDG_CACHE_HOME or ~/.cache. It only saves time. irreport also ships
+the translations of its own pack against its own tables, in memory and in a database file,
+in the same format (`translation_bundle` writes them), so that a first run on a new machine
+translates only queries or tables that differ from the pack's. A folder that cannot be
 written, or a file that cannot be read or parsed, means that the query is translated again.
 Any user who can write to the folder can change the SQL that runs, so irreport creates it with
 mode 0700.
@@ -33,6 +36,8 @@ from irreport.pack import ParameterisedQuery
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "IRREPORT_KQL_CACHE"
+# The pack's translations that ship with irreport, read-only.
+BUNDLE_FOLDER = Path(__file__).resolve().parent / "kql_translations"
 # Version of the cache file layout. A file of another version is ignored.
 FILE_FORMAT = 1
 
@@ -102,12 +107,14 @@ class Translation:
 class TranslationCache:
     """The translations one connection has used, kept in memory and in *folder*.
 
-    *folder* None keeps them in memory only. `counts` records how each query got its SQL:
-    "translated", "memory" or "disk".
+    *folder* None keeps them in memory only. A translation missing from both is looked for in
+    *bundle*, the shipped translations, before duckdb-kql makes it. `counts` records how each
+    query got its SQL: "translated", "memory", "disk" or "bundled".
     """
 
-    def __init__(self, folder: Path | None):
+    def __init__(self, folder: Path | None, bundle: Path | None = BUNDLE_FOLDER):
         self.folder = folder
+        self.bundle = bundle
         self.counts: Counter[str] = Counter()
         self._memory: dict[CacheKey, Translation] = {}
         self._write_failed = False
@@ -123,10 +130,14 @@ class TranslationCache:
         if translation is not None:
             self.counts["memory"] += 1
         else:
-            translation = self._read(key, duckdb_kql.__version__)
-            if translation is None:
-                return self._translate(con, key, statement)
-            self.counts["disk"] += 1
+            translation = self._read(self.folder, key, duckdb_kql.__version__)
+            if translation is not None:
+                self.counts["disk"] += 1
+            else:
+                translation = self._read(self.bundle, key, duckdb_kql.__version__)
+                if translation is None:
+                    return self._translate(con, key, statement)
+                self.counts["bundled"] += 1
             self._memory[key] = translation
         return _run(con, translation.sql, translation.parameters(statement.values))
 
@@ -150,10 +161,11 @@ class TranslationCache:
             self._write(key, translation, duckdb_kql.__version__)
         return _run(con, str(result), dict(result.parameters))
 
-    def _read(self, key: CacheKey, version: str) -> Translation | None:
-        if self.folder is None:
+    @staticmethod
+    def _read(folder: Path | None, key: CacheKey, version: str) -> Translation | None:
+        if folder is None:
             return None
-        path = self.folder / key.file_name(version)
+        path = folder / key.file_name(version)
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
