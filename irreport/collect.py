@@ -299,8 +299,8 @@ def collect(pack: QueryPack, source: Source, devices: list[str], time_range: Tim
 
     def run_one(query: Query, earlier: dict[str, QueryResult]) -> QueryResult:
         result = run_query(source, query, devices, time_range, overrides, earlier)
-        kept = keep_arrays.get(query.id, ())
-        result.arrays = {name: result.arrays[name] for name in kept if name in result.arrays}
+        columns = keep_arrays.get(query.id, ())
+        result.arrays = {name: result.arrays[name] for name in columns if name in result.arrays}
         return result
 
     limit = max(1, int(getattr(source, "max_concurrency", 1) or 1))

@@ -35,7 +35,8 @@ def row_values(row: dict[str, Any], names: tuple[str, ...]) -> tuple[Any, ...]:
         return tuple(map(row.get, names))
 
 
-def milliseconds_column(rows: list[dict[str, Any]], arrays: dict[str, Any], name: str) -> np.ndarray:
+def milliseconds_column(rows: list[dict[str, Any]], arrays: dict[str, Any],
+                        name: str) -> np.ndarray:
     """Return a time column as milliseconds since the epoch, NO_VALUE where there is none."""
     array = arrays.get(name)
     if array is not None and array.dtype == np.dtype("datetime64[us]"):

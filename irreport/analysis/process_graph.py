@@ -184,7 +184,8 @@ def attachments_of(graph: ProcessGraph | nx.DiGraph, node: str) -> list[dict[str
     return graph.graph.get(ATTACHMENTS, {}).get(node, [])
 
 
-def mark_processes(graph: ProcessGraph | nx.DiGraph, selector: NodePredicate | Iterable[str], reason: str) -> int:
+def mark_processes(graph: ProcessGraph | nx.DiGraph, selector: NodePredicate | Iterable[str],
+                   reason: str) -> int:
     """Mark the processes that *selector* picks, a predicate on (key, attributes) or node keys.
 
     The reason is added to the node's `mark_reasons` once; returns the number of nodes marked.

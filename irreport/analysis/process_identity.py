@@ -112,7 +112,7 @@ class ProcessIndex:
         self.register_instant(device, pid, milliseconds(created), key)
 
     def register_instant(self, device: str, pid: int, instant: int, key: str) -> None:
-        """Record *key* as the process with this id created *instant* milliseconds after the epoch."""
+        """Record *key* as the process with this id created at *instant*, in epoch milliseconds."""
         entry = (instant, key)
         slot = (device, pid, instant // _SLOT_MS)
         bucket = self._by_slot.get(slot)

@@ -3,9 +3,9 @@
 Every process has at most one parent, so a parent per process and a list of children per
 parent hold the whole graph. networkx keeps two adjacency dicts per node and one dict per link.
 Filling them for a million processes took 2.6 s on the benchmark machine, more than half of
-what the graph may take to stay ten times faster than msticpy's builder. The store answers
-the questions the dossier asks of the whole graph (parents, children, ancestry, descendants)
-and hands networkx the small subgraphs that are drawn and walked as trees.
+what the graph may take to stay ten times faster than msticpy's builder. The store gives
+what the dossier reads from the whole graph (parents, children, ancestry, descendants), and
+the small subgraphs that are drawn and walked as trees become networkx graphs.
 
 Its method names are networkx's, so code that reads a networkx graph reads this one.
 """
@@ -46,7 +46,8 @@ class NodeTable(Mapping):
         self._columns = [columns[name] for name in ATTRIBUTE_NAMES]
         self._complete = complete
         self._dicts: dict[str, dict[str, Any]] = {}
-        self._added: dict[str, None] = {}
+        # The position in node order of each process added later.
+        self._added: dict[str, int] = {}
 
     def __getitem__(self, key: str) -> dict[str, Any]:
         attributes = self._dicts.get(key)
@@ -55,8 +56,8 @@ class NodeTable(Mapping):
         return attributes
 
     def __setitem__(self, key: str, attributes: dict[str, Any]) -> None:
-        if key not in self._number:
-            self._added[key] = None
+        if key not in self._number and key not in self._added:
+            self._added[key] = len(self._keys) + len(self._added)
         self._dicts[key] = attributes
 
     def __iter__(self) -> Iterator[str]:
@@ -88,9 +89,7 @@ class NodeTable(Mapping):
     def position(self, key: str) -> int:
         """Return the place of *key* in node order, processes added later included."""
         number = self._number.get(key)
-        if number is None:
-            number = len(self._keys) + list(self._added).index(key)
-        return number
+        return self._added[key] if number is None else number
 
     def peek(self, key: str) -> Mapping[str, Any] | None:
         """Return the attributes of *key*, None if unknown, without keeping a dict for it."""
@@ -119,11 +118,8 @@ class NodeTable(Mapping):
     def column(self, name: str) -> list[Any]:
         """Return one attribute of every process, in node order."""
         values = self._columns[ATTRIBUTE_NAMES.index(name)] + [None] * len(self._added)
-        numbers = self._number
-        if self._added:
-            numbers = {**numbers, **dict(zip(self._added, range(len(self._keys), len(values))))}
         for key, attributes in self._dicts.items():
-            values[numbers[key]] = attributes.get(name)
+            values[self.position(key)] = attributes.get(name)
         return values
 
     def _made(self, number: int) -> dict[str, Any]:
