@@ -9,9 +9,10 @@ prepared-statement parameters on every run, so no value is ever part of the cach
 The disk cache is a folder of JSON files: $IRREPORT_KQL_CACHE when set ("none" turns it off),
 else irreport/kql under $XDG_CACHE_HOME or ~/.cache. It only saves time. irreport also ships
 the translations of its own pack against its own tables, in memory and in a database file,
-in the same format (`translation_bundle` writes them), so that a first run on a new machine
-translates only queries or tables that differ from the pack's. A folder that cannot be
-written, or a file that cannot be read or parsed, means that the query is translated again.
+in the same format (`translation_bundle` writes them). A first run on data with exactly
+irreport's tables translates nothing, and any other table changes the schema digest. A
+folder that cannot be written, or a file that cannot be read or parsed, means that the query
+is translated again.
 Any user who can write to the folder can change the SQL that runs, so irreport creates it with
 mode 0700.
 
@@ -125,6 +126,9 @@ class TranslationCache:
 
         # The SQL assumes a UTC session, which duckdb_kql.kql also sets on every call.
         con.execute("SET TimeZone='UTC'")
+        # NOTE: the digest covers every table, so one table irreport does not know (an export
+        # can add one) makes every shipped translation miss, where the tables a query reads
+        # would do.
         key = CacheKey(statement.text, schema_digest(con))
         translation = self._memory.get(key)
         if translation is not None:
