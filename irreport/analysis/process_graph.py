@@ -36,12 +36,6 @@ ATTACHMENTS = "attachments"
 NodePredicate = Callable[[str, dict[str, Any]], bool]
 
 
-def _account(domain: Any, name: Any) -> str:
-    if domain and name:
-        return f"{domain}\\{name}"
-    return str(name or "")
-
-
 def _process_attributes(device: str, pid: Any, created: datetime | None, name: Any,
                         path: Any = "", command_line: Any = "", account: str = "",
                         sha1: Any = "") -> dict[str, Any]:
