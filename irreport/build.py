@@ -116,10 +116,10 @@ def dossier_folder(request: BuildRequest, time_range) -> AtomicFolder:
 def build_dossier(request: BuildRequest, source: Source, pack: QueryPack, time_range,
                   progress: Progress | None = None) -> BuildOutcome:
     """Collect, analyse and render; the folder appears only once everything is written."""
-    atomic = dossier_folder(request, time_range)
-    target = atomic.target
     from irreport.analysis.process_graph import KEPT_ARRAYS
 
+    atomic = dossier_folder(request, time_range)
+    target = atomic.target
     collection = collect(pack, source, request.devices, time_range, request.overrides,
                          only=incident_query_ids(pack), progress=progress, keep_arrays=KEPT_ARRAYS)
     known = source.known_devices() if hasattr(source, "known_devices") else None

@@ -8,6 +8,7 @@ where a row has none; times are milliseconds since the epoch.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any
 
@@ -25,14 +26,6 @@ def column(rows: list[dict[str, Any]], name: str) -> list[Any]:
         return list(map(itemgetter(name), rows))
     except KeyError:
         return [row.get(name) for row in rows]
-
-
-def row_values(row: dict[str, Any], names: tuple[str, ...]) -> tuple[Any, ...]:
-    """Return the values of *names* in one row, None where it lacks one."""
-    try:
-        return itemgetter(*names)(row)
-    except KeyError:
-        return tuple(map(row.get, names))
 
 
 def milliseconds_column(rows: list[dict[str, Any]], arrays: dict[str, Any],
@@ -96,12 +89,18 @@ def device_keys(rows: list[dict[str, Any]], arrays: dict[str, Any]) -> list[str]
         if all(type(device_id) is str and device_id for device_id in ids):
             return ids
     names = column(rows, "DeviceName")
-    learned: dict[str, str] = {}
-    for device_id, name in zip(ids, names):
-        if device_id:
-            learned.setdefault(str(name or "").lower(), str(device_id))
+    learned = learned_device_ids((str(device_id), str(name or ""))
+                                 for device_id, name in zip(ids, names) if device_id)
     return [str(device_id) if device_id else learned.get(str(name or "").lower(), str(name or ""))
             for device_id, name in zip(ids, names)]
+
+
+def learned_device_ids(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Return DeviceId by lower-case device name from (id, name) pairs, the first id a name has."""
+    learned: dict[str, str] = {}
+    for device_id, name in dict.fromkeys(pairs):
+        learned.setdefault(name.lower(), device_id)
+    return learned
 
 
 def object_values(array: np.ndarray, missing: Any) -> list[Any]:

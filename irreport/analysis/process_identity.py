@@ -27,7 +27,8 @@ _SLOT_MS = 2 * TOLERANCE_MS
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MILLISECOND = timedelta(milliseconds=1)
 # The milliseconds of 0001-01-01 and of the end of 9999-12-31, the range of Python's datetime.
-_FIRST_MS, _LAST_MS = -62_135_596_800_000, 253_402_300_799_999
+_FIRST_MS, _LAST_MS = ((moment.replace(tzinfo=timezone.utc) - _EPOCH) // _MILLISECOND
+                       for moment in (datetime.min, datetime.max))
 
 
 # The last time formatted and its text. A new process's key and its "created" attribute

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from irreport.analysis.process_columns import (
-    NO_VALUE, device_keys, integer_column, milliseconds_column, object_values, present_column,
-    row_values, text,
+    NO_VALUE, device_keys, integer_column, learned_device_ids, milliseconds_column,
+    object_values, present_column, text,
 )
 from irreport.analysis.process_identity import TOLERANCE_MS, instant_texts
 from irreport.analysis.process_store import ATTRIBUTE_NAMES
@@ -45,6 +45,8 @@ ROLE_COLUMNS: tuple[dict[str, str], ...] = (
     {"pid": "InitiatingProcessParentId", "created": "InitiatingProcessParentCreationTime",
      "name": "InitiatingProcessParentFileName"},
 )
+# The row order of a node with no reference of a kind, above every real one.
+_NO_ORDER = np.iinfo(np.int64).max
 # Attributes a later reference fills when the first one left them empty.
 TEXT_FIELDS = ("name", "path", "command_line", "account", "sha1")
 # The columns the resolution reads, which a caller may hand over as numpy arrays.
@@ -149,9 +151,6 @@ class _References:
         # Row order: a row's child, then its parent, then its grandparent.
         self.order = np.concatenate([positions * ROLES + role for role in range(ROLES)])
 
-    def row(self, ref: int) -> int:
-        return ref % self.count
-
     def texts(self, name: str, rows: np.ndarray) -> list[str]:
         """Return column *name* of the rows numbered *rows* as text, "" where a row has none."""
         array = self.arrays.get(name)
@@ -172,7 +171,8 @@ class _Nodes:
         self.refs = refs
         self.node = np.full(len(refs.valid), -1, dtype=np.int64)
         unique_keys = self._number_unique_ids()
-        self._number_runs(len(unique_keys))
+        self.unique_count = len(unique_keys)
+        self._number_runs(self.unique_count)
         self._renumber_by_first_reference()
         self.keys = self._keys(unique_keys)
 
@@ -197,7 +197,7 @@ class _Nodes:
         refs = self.refs
         numbers: dict[str, int] = {}
         for ref in found.tolist():
-            key = f"{refs.devices[refs.row(ref)]}:u:{refs.unique_id(ref)}"
+            key = f"{refs.devices[ref % refs.count]}:u:{refs.unique_id(ref)}"
             self.node[ref] = numbers.setdefault(key, len(numbers))
         return list(numbers)
 
@@ -224,16 +224,15 @@ class _Nodes:
         self.node[points] = np.where(known >= 0, known, run_node[run])
         self.node_count = first_number + int(fresh.sum())
         self.run_starts = points[starts]
-        self.unique_count = first_number
 
     def _renumber_by_first_reference(self) -> None:
         refs = self.refs
         resolved = np.flatnonzero(self.node >= 0)
         nodes, order = self.node[resolved], refs.order[resolved]
-        first = np.full(self.node_count, np.iinfo(np.int64).max, dtype=np.int64)
+        first = np.full(self.node_count, _NO_ORDER, dtype=np.int64)
         np.minimum.at(first, nodes, order)
         timed = refs.time[resolved] != NO_VALUE
-        first_timed = np.full(self.node_count, np.iinfo(np.int64).max, dtype=np.int64)
+        first_timed = np.full(self.node_count, _NO_ORDER, dtype=np.int64)
         np.minimum.at(first_timed, nodes[timed], order[timed])
 
         self.sequence = np.argsort(first, kind="stable")
@@ -241,7 +240,7 @@ class _Nodes:
         rank[self.sequence] = np.arange(self.node_count, dtype=np.int64)
         self.node[resolved] = rank[nodes]
         self.first_ref = self._ref_of_order(first[self.sequence])
-        has_time = first_timed[self.sequence] != np.iinfo(np.int64).max
+        has_time = first_timed[self.sequence] != _NO_ORDER
         self.created = np.full(self.node_count, NO_VALUE, dtype=np.int64)
         self.created[has_time] = refs.time[self._ref_of_order(first_timed[self.sequence][has_time])]
 
@@ -308,22 +307,19 @@ class _Nodes:
         later[self.first_ref] = False
         found = np.flatnonzero(later)
         found = found[np.lexsort((refs.order[found], node[found]))]
+        texts = _attribute_texts(refs, found % refs.count, role[found])
         pids = columns["pid"]
-        for ref, number, ref_role in zip(found.tolist(), node[found].tolist(),
-                                         role[found].tolist()):
-            values = _reference_texts(refs.rows[ref % refs.count], ref_role)
-            for field, value in zip(TEXT_FIELDS, values):
-                if value and not columns[field][number]:
-                    columns[field][number] = value
-            if pids[number] == -1 and refs.pid[ref] != NO_VALUE:
-                pids[number] = int(refs.pid[ref])
+        for position, (number, pid) in enumerate(zip(node[found].tolist(),
+                                                     refs.pid[found].tolist())):
+            for field, values in zip(TEXT_FIELDS, texts):
+                if values[position] and not columns[field][number]:
+                    columns[field][number] = values[position]
+            if pids[number] == -1 and pid != NO_VALUE:
+                pids[number] = pid
 
     def device_ids(self) -> dict[str, str]:
         """Return DeviceId by lower-case device name, the first id each name has."""
-        learned: dict[str, str] = {}
-        for device, label in dict.fromkeys(zip(self.devices, self.labels)):
-            learned.setdefault(label.lower(), device)
-        return learned
+        return learned_device_ids(zip(self.devices, self.labels))
 
     def links(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the child and parent numbers of each link.
@@ -406,16 +402,6 @@ def _lower(values: list[str]) -> list[str]:
     if joined.lower() == joined:
         return values
     return [value.lower() for value in values]
-
-
-def _reference_texts(row: dict[str, Any], role: int) -> tuple[str, str, str, str, str]:
-    """Return name, path, command line, account and SHA1 of one reference, "" where unknown."""
-    if role == GRANDPARENT:
-        return text(row.get(ROLE_COLUMNS[GRANDPARENT]["name"])), "", "", "", ""
-    name, path, command_line, domain, account, sha1 = row_values(row, _TEXT_COLUMNS[role])
-    return (text(name), text(path), text(command_line),
-            f"{domain}\\{account}" if domain and account else text(account),
-            str(sha1).lower() if sha1 else "")
 
 
 def _by_device_pid_time(device: np.ndarray, pid: np.ndarray, moment: np.ndarray) -> np.ndarray:

@@ -184,8 +184,8 @@ class ProcessGraph:
         return [self._keys[parent_number]] if parent_number >= 0 else []
 
     def successors(self, node: str) -> list[str]:
-        number = self.nodes.number(node)
-        if number is None or number >= len(self._parent):
+        number = self._linked_number(node)
+        if number is None:
             return []
         return [self._keys[child] for child in self._children_of(number)]
 
@@ -204,8 +204,8 @@ class ProcessGraph:
 
     def descendants(self, node: str) -> set[str]:
         """Return the children, their children and so on, without *node* itself."""
-        start = self.nodes.number(node)
-        if start is None or start >= len(self._parent):
+        start = self._linked_number(node)
+        if start is None:
             return set()
         found: set[int] = set()
         waiting = deque(self._children_of(start))
@@ -236,11 +236,14 @@ class ProcessGraph:
         """Return the whole graph as networkx's DiGraph; for small graphs and tests."""
         return self.subgraph(self.nodes)
 
-    def _parent_of(self, node: str) -> int:
+    def _linked_number(self, node: str) -> int | None:
+        """Return the node number of *node* when links may name it, else None."""
         number = self.nodes.number(node)
-        if number is None or number >= len(self._parent):
-            return -1
-        return int(self._parent[number])
+        return number if number is not None and number < len(self._parent) else None
+
+    def _parent_of(self, node: str) -> int:
+        number = self._linked_number(node)
+        return -1 if number is None else int(self._parent[number])
 
     def _children_of(self, number: int) -> list[int]:
         return self._link_children[self._child_start[number]:self._child_start[number + 1]].tolist()

@@ -221,7 +221,9 @@ _COLUMNAR_TYPES = frozenset({
     "UBIGINT", "DOUBLE", "VARCHAR", "TIMESTAMP",
 })
 # The microseconds since the epoch that Python's datetime can hold (years 1 to 9999).
-_DATETIME_MICROSECONDS = (-62_135_596_800_000_000, 253_402_300_799_999_999)
+_DATETIME_MICROSECONDS = tuple(
+    (moment.replace(tzinfo=timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc))
+    // timedelta(microseconds=1) for moment in (datetime.min, datetime.max))
 
 
 def _fetch(relation, columns: list[str], types: list[str]) -> tuple[list[dict[str, Any]], dict]:
@@ -245,10 +247,9 @@ def _fetch(relation, columns: list[str], types: list[str]) -> tuple[list[dict[st
                 return [_row_dict(columns, row) for row in relation.fetchall()], {}
             values.append([None if moment is None else moment.replace(tzinfo=timezone.utc)
                            for moment in column.tolist()])
-            arrays[name] = column
         else:
             values.append(column.tolist())
-            arrays[name] = column
+        arrays[name] = column
     return [dict(zip(columns, row)) for row in zip(*values)], arrays
 
 
