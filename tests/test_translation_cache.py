@@ -117,6 +117,49 @@ def test_column_type_change_translates_again(con, tmp_path):
     assert same_schema.counts == {"disk": 1, "translated": 1}
 
 
+def test_unnamed_table_keeps_translation(con, tmp_path):
+    _rows(TranslationCache(tmp_path), con)
+    con.execute("CREATE TABLE UrlClickEvents (Url VARCHAR, DeviceName VARCHAR)")
+    cache = TranslationCache(tmp_path)
+
+    rows = _rows(cache, con)
+
+    assert rows == [("testmachine3",)]
+    assert cache.counts == {"disk": 1}
+
+
+def test_named_table_loaded_translates_again(con, tmp_path):
+    text = ("declare query_parameters(StartTime:datetime);\n"
+            "union isfuzzy=true DeviceInfo, DeviceLogonEvents\n"
+            "| where Timestamp >= StartTime | project DeviceName")
+    statement = ParameterisedQuery(text, {"StartTime": STATEMENT.values["StartTime"]})
+    cache = TranslationCache(tmp_path)
+    before = sorted(_rows(cache, con, statement))
+    con.execute('CREATE TABLE DeviceLogonEvents ("Timestamp" TIMESTAMP, DeviceName VARCHAR)')
+    con.execute("INSERT INTO DeviceLogonEvents VALUES ('2026-12-02 09:00', 'dc01')")
+
+    after = sorted(_rows(cache, con, statement))
+
+    assert before == [("srv-files01",), ("testmachine3",)]
+    assert after == [("dc01",), ("srv-files01",), ("testmachine3",)]
+    assert cache.counts == {"translated": 2}
+
+
+def test_wildcard_counts_every_table(con, tmp_path):
+    text = ("declare query_parameters(StartTime:datetime);\n"
+            "union Device* | where Timestamp >= StartTime | project DeviceName")
+    statement = ParameterisedQuery(text, {"StartTime": STATEMENT.values["StartTime"]})
+    cache = TranslationCache(tmp_path)
+    _rows(cache, con, statement)
+    con.execute('CREATE TABLE DeviceNetworkEvents ("Timestamp" TIMESTAMP, DeviceName VARCHAR)')
+    con.execute("INSERT INTO DeviceNetworkEvents VALUES ('2026-12-02 09:00', 'web01')")
+
+    rows = sorted(_rows(cache, con, statement))
+
+    assert rows == [("srv-files01",), ("testmachine3",), ("web01",)]
+    assert cache.counts == {"translated": 2}
+
+
 def test_other_version_entry_translated_again(con, tmp_path):
     _rows(TranslationCache(tmp_path), con)
     _edit_entry(tmp_path, duckdb_kql="0.0.1")
@@ -276,6 +319,8 @@ def test_bundle_has_every_pack_translation(monkeypatch, storage):
     pack = QueryPack.load()
     source = open_sample()
     try:
+        # An export can add a table that irreport does not know, which no pack query reads.
+        source.con.execute("CREATE TABLE UrlClickEvents (\"Timestamp\" TIMESTAMP, Url VARCHAR)")
         source.translations = TranslationCache(None)
         collection = collect(pack, source, ["testmachine3"], source.default_range())
     finally:

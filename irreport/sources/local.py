@@ -22,7 +22,7 @@ from irreport.pack import ParameterisedQuery
 from irreport.sources import (EMPTY, FAILED, OK, UNSUPPORTED, QueryResult, stopwatch, utcnow)
 from irreport.sources.database import Database, open_database
 from irreport.sources.exports import find_export_files, format_of, load_files, table_file_name
-from irreport.sources.translation_cache import TranslationCache, cache_folder
+from irreport.sources.translation_cache import TranslationCache, cache_folder, translated_relation
 from irreport.timerange import TimeRange, parse_instant
 
 log = logging.getLogger(__name__)
@@ -106,9 +106,7 @@ class LocalSource:
             rebind=None) -> QueryResult:
         """Translate and run *text*, such as a user's query or a let-bound pack query."""
         # DuckDB has no row limit, so *rebind* is never needed here.
-        import duckdb_kql
-
-        return self._execute(query_id, text, lambda: duckdb_kql.kql(self.con, text))
+        return self._execute(query_id, text, lambda: translated_relation(self.con, text))
 
     def run_parameterised(self, query_id: str, statement: ParameterisedQuery, text: str,
                           time_range: TimeRange) -> QueryResult:
