@@ -175,7 +175,8 @@ def run_queries(folder: Path, runs: int) -> dict:
 
     duckdb-kql runs each query four ways:
 
-    - let-bound: the text the live sources get, translated on every run;
+    - let-bound: the text the live sources get, translated on every run as the offline
+      source translates it (`run_translated`);
     - cold: the parameterised text, translated with no cache;
     - first run: the parameterised text through a new, empty cache, which finds the
       translation among those that ship with irreport, as on a machine's first build;
@@ -204,53 +205,50 @@ def run_queries(folder: Path, runs: int) -> dict:
 
 def compare_query(source, query, result, sql_path: Path, runs: int) -> dict:
     """Return the median seconds of one query run each way, and whether their rows agree."""
-    import duckdb_kql
-
-    from irreport.sources.translation_cache import TranslationCache
+    from irreport.sources.statement import ExecutedStatement
+    from irreport.sources.translation_cache import TranslationCache, run_translated
 
     con = source.con
     sql = sql_path.read_text(encoding="utf-8")
     defaults = {p.name: p.default for p in query.parameters if p.default is not None}
     parameters = sql_parameters(sql, {**defaults, **result.parameters})
-    let_bound = cold = first = warm = partial(duckdb_kql.kql, con, result.text)
+    let_bound = cold = first = warm = partial(run_translated, con, result.text)
     if query.parameterisable:
         statement = query.parameterise(result.parameters)
         cold = partial(translated_afresh, con, statement)
         first = partial(first_run, con, statement)
         cache = TranslationCache(None)
-        cache.relation(con, statement)
-        warm = partial(cache.relation, con, statement)
-    let_seconds, let_rows, _ = timed(let_bound, runs)
-    cold_seconds, _, _ = timed(cold, runs)
-    first_seconds, _, _ = timed(first, runs)
-    warm_seconds, kql_rows, kql_columns = timed(warm, runs)
+        cache.run(con, statement).fetchall()
+        warm = partial(cache.run, con, statement)
+    ways = {"let": let_bound, "cold": cold, "first": first, "warm": warm,
+            "sql": partial(ExecutedStatement, con, sql, parameters)}
     try:
-        sql_seconds, sql_rows, sql_columns = timed(lambda: con.sql(sql, params=parameters), runs)
+        measured = timed_in_turn(ways, runs, compared={"let", "warm", "sql"})
     except Exception as exc:  # duckdb raises many unrelated types for one bad statement
-        return {"query": query.id, "error": f"{sql_path.name} failed: {exc}"}
+        return {"query": query.id, "error": f"{sql_path.name} or its query failed: {exc}"}
+    kql, sql_run = measured["warm"], measured["sql"]
     return {
-        "query": query.id, "rows": len(kql_rows), "parameterised": query.parameterisable,
-        "let_seconds": let_seconds, "cold_seconds": cold_seconds,
-        "first_seconds": first_seconds, "warm_seconds": warm_seconds,
-        "sql_seconds": sql_seconds, "same_columns": kql_columns == sql_columns,
-        "same_rows": canonical(kql_rows) == canonical(sql_rows),
-        "same_rows_let_bound": canonical(kql_rows) == canonical(let_rows),
-        "kql_columns": kql_columns, "sql_columns": sql_columns,
+        "query": query.id, "rows": kql["rows"], "parameterised": query.parameterisable,
+        **{f"{name}_seconds": measured[name]["seconds"] for name in ways},
+        "same_columns": kql["columns"] == sql_run["columns"],
+        "same_rows": kql["canonical"] == sql_run["canonical"],
+        "same_rows_let_bound": kql["canonical"] == measured["let"]["canonical"],
+        "kql_columns": kql["columns"], "sql_columns": sql_run["columns"],
     }
 
 
 def translated_afresh(con, statement):
-    """Return the relation of *statement* through an empty cache, so it is translated again."""
+    """Execute *statement* through an empty cache, so it is translated again."""
     from irreport.sources.translation_cache import TranslationCache
 
-    return TranslationCache(None, bundle=None).relation(con, statement)
+    return TranslationCache(None, bundle=None).run(con, statement)
 
 
 def first_run(con, statement):
-    """Return the relation of *statement* through an empty cache with the shipped translations."""
+    """Execute *statement* through an empty cache with the shipped translations."""
     from irreport.sources.translation_cache import TranslationCache
 
-    return TranslationCache(None).relation(con, statement)
+    return TranslationCache(None).run(con, statement)
 
 
 def sql_parameters(sql: str, values: dict) -> dict:
@@ -261,17 +259,34 @@ def sql_parameters(sql: str, values: dict) -> dict:
     return {name: value for name, value in values.items() if name in used}
 
 
-def timed(make_relation, runs: int) -> tuple[float, list[tuple], list[str]]:
-    durations = []
-    rows: list[tuple] = []
-    columns: list[str] = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        relation = make_relation()
-        rows = relation.fetchall()
-        durations.append(time.perf_counter() - started)
-        columns = list(relation.columns)
-    return statistics.median(durations), rows, columns
+def timed_in_turn(ways: dict, runs: int, compared: set[str]) -> dict[str, dict]:
+    """Return the median seconds of each way to execute and fetch a statement, taking turns.
+
+    Each run times every way once, starting one way further on than the run before, so that a
+    slow spell of the machine falls on all of them alike. The previous rows are freed outside
+    the clock, and the cyclic collector is paused while rows are fetched, as the offline
+    source pauses it. The ways in *compared* also return their last rows in canonical form.
+    """
+    from irreport.memory import collector_paused
+
+    names = list(ways)
+    durations: dict[str, list[float]] = {name: [] for name in names}
+    measured: dict[str, dict] = {}
+    for run in range(runs):
+        for offset in range(len(names)):
+            name = names[(run + offset) % len(names)]
+            with collector_paused():
+                started = time.perf_counter()
+                statement = ways[name]()
+                fetched = statement.fetchall()
+                durations[name].append(time.perf_counter() - started)
+            if run == runs - 1:
+                measured[name] = {"rows": len(fetched), "columns": list(statement.columns),
+                                  "canonical": canonical(fetched) if name in compared else None}
+            del fetched
+    for name in names:
+        measured[name]["seconds"] = statistics.median(durations[name])
+    return measured
 
 
 def canonical(rows: list[tuple]) -> list[str]:

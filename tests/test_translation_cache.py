@@ -31,7 +31,7 @@ def con():
 
 
 def _rows(cache: TranslationCache, con, statement=STATEMENT) -> list[tuple]:
-    return cache.relation(con, statement).fetchall()
+    return cache.run(con, statement).fetchall()
 
 
 def _only_file(folder):

@@ -38,6 +38,7 @@ from typing import Any
 
 from irreport.pack import ParameterisedQuery
 from irreport.sources.has_prefilter import add_has_prefilters
+from irreport.sources.statement import ExecutedStatement
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,8 @@ def schema_digest(con, text: str) -> str:
     return hashlib.sha256(json.dumps([current, rows]).encode("utf-8")).hexdigest()
 
 
-def translated_relation(con, text: str):
-    """Return the KQL *text* on *con* as a relation, translated now as `duckdb_kql.kql` does.
+def run_translated(con, text: str) -> ExecutedStatement:
+    """Execute the KQL *text* on *con*, translated now as `duckdb_kql.kql` translates it.
 
     The SQL gets the has prefilters, and nothing is cached: this is for let-bound text, whose
     values change from run to run.
@@ -162,8 +163,8 @@ class TranslationCache:
         self._memory: dict[CacheKey, Translation] = {}
         self._write_failed = False
 
-    def relation(self, con, statement: ParameterisedQuery):
-        """Return *statement* on *con* as a DuckDB relation, translating only on a miss."""
+    def run(self, con, statement: ParameterisedQuery) -> ExecutedStatement:
+        """Execute *statement* on *con*, translating it only on a miss."""
         import duckdb_kql
 
         # The SQL assumes a UTC session, which duckdb_kql.kql also sets on every call.
@@ -185,7 +186,7 @@ class TranslationCache:
         return _run(con, translation.sql, translation.parameters(statement.values))
 
     def _translate(self, con, key: CacheKey, statement: ParameterisedQuery):
-        """Translate *statement* as `duckdb_kql.kql` does, keep it if reusable, and run it."""
+        """Translate *statement* as `duckdb_kql.kql` does, keep it if reusable, and execute it."""
         import duckdb_kql
 
         result, sql = _translated(con, statement.text, statement.values)
@@ -235,8 +236,8 @@ class TranslationCache:
                         "none", self.folder, exc, CACHE_ENV)
 
 
-def _run(con, sql: str, parameters: dict[str, Any]):
-    return con.sql(sql, params=parameters) if parameters else con.sql(sql)
+def _run(con, sql: str, parameters: dict[str, Any]) -> ExecutedStatement:
+    return ExecutedStatement(con, sql, parameters)
 
 
 def _entry(translation: Translation, key: CacheKey, version: str) -> dict[str, Any]:
