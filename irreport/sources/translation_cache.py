@@ -48,8 +48,8 @@ BUNDLE_FOLDER = Path(__file__).resolve().parent / "kql_translations"
 # Version of the cache file layout and of the rewrites applied to the SQL. A file of another
 # version is ignored. Version 2 added the has prefilters.
 FILE_FORMAT = 2
-# A star next to a name, as in a wildcard table name; a product such as a*b also matches,
-# which only widens the digest to every table.
+# A star next to a name, as in a wildcard table name. A product such as a*b also matches,
+# and that only widens the digest to every table.
 _WILDCARD = re.compile(r"\w\*|\*\w")
 
 
