@@ -38,6 +38,13 @@ class TimeRange:
         return f"{iso(self.start)} to {iso(self.end)}"
 
 
+def datetime_limits(unit: timedelta) -> tuple[int, int]:
+    """Return the first and last instant Python's datetime can hold, in *unit*s since the epoch."""
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return tuple((moment.replace(tzinfo=timezone.utc) - epoch) // unit
+                 for moment in (datetime.min, datetime.max))
+
+
 def iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from irreport.timerange import datetime_limits
+
 # Kusto datetimes carry 100 ns ticks while CSV exports and the sample carry milliseconds, so
 # two times of one process are compared at millisecond precision. A time within this tolerance
 # of a known creation with the same process id is taken as that process, because Windows does
@@ -27,8 +29,7 @@ _SLOT_MS = 2 * TOLERANCE_MS
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MILLISECOND = timedelta(milliseconds=1)
 # The milliseconds of 0001-01-01 and of the end of 9999-12-31, the range of Python's datetime.
-_FIRST_MS, _LAST_MS = ((moment.replace(tzinfo=timezone.utc) - _EPOCH) // _MILLISECOND
-                       for moment in (datetime.min, datetime.max))
+_FIRST_MS, _LAST_MS = datetime_limits(_MILLISECOND)
 
 
 # The last time formatted and its text. A new process's key and its "created" attribute

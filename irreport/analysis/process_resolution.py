@@ -28,7 +28,7 @@ from irreport.analysis.process_columns import (
     object_values, present_column, text,
 )
 from irreport.analysis.process_identity import TOLERANCE_MS, instant_texts
-from irreport.analysis.process_store import ATTRIBUTE_NAMES
+from irreport.analysis.process_store import ATTRIBUTE_NAMES, COMPLETE_FIELDS
 
 CHILD, PARENT, GRANDPARENT = range(3)
 ROLES = 3
@@ -349,7 +349,7 @@ class _Nodes:
 def _incomplete(columns: dict[str, list[Any]], count: int) -> np.ndarray:
     """Tell for each node whether a field a row could fill is still empty."""
     incomplete = np.array(columns["pid"], dtype=np.int64) == -1
-    for field in (*TEXT_FIELDS, "created"):
+    for field in COMPLETE_FIELDS:
         values = columns[field]
         if "" in values:
             incomplete |= np.fromiter(values, dtype=object, count=count) == ""

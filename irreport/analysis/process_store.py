@@ -26,7 +26,7 @@ ATTRIBUTE_NAMES = ("device", "pid", "name", "path", "command_line", "account", "
                    "seen_created", "marked", "mark_reasons", "attachment_count")
 
 
-# The text fields a row can fill; a process with all of them and a pid is complete.
+# The fields a row can fill. A process with all of them and a pid is complete.
 COMPLETE_FIELDS = ("name", "path", "command_line", "account", "created", "sha1")
 
 

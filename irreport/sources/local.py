@@ -23,7 +23,7 @@ from irreport.sources import (EMPTY, FAILED, OK, UNSUPPORTED, QueryResult, stopw
 from irreport.sources.database import Database, open_database
 from irreport.sources.exports import find_export_files, format_of, load_files, table_file_name
 from irreport.sources.translation_cache import TranslationCache, cache_folder, run_translated
-from irreport.timerange import TimeRange, parse_instant
+from irreport.timerange import TimeRange, datetime_limits, parse_instant
 
 log = logging.getLogger(__name__)
 
@@ -219,9 +219,7 @@ _COLUMNAR_TYPES = frozenset({
     "UBIGINT", "DOUBLE", "VARCHAR", "TIMESTAMP",
 })
 # The microseconds since the epoch that Python's datetime can hold (years 1 to 9999).
-_DATETIME_MICROSECONDS = tuple(
-    (moment.replace(tzinfo=timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc))
-    // timedelta(microseconds=1) for moment in (datetime.min, datetime.max))
+_DATETIME_MICROSECONDS = datetime_limits(timedelta(microseconds=1))
 
 
 def _fetch(statement, columns: list[str], types: list[str]) -> tuple[list[dict[str, Any]], dict]:
