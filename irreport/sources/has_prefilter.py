@@ -94,21 +94,23 @@ def _rewrite(node: Any, guard: Node) -> int:
 def _prefilter_or(node: Node, operands: list[Node], guard: Node) -> int:
     """Replace each group of has tests among the OR's operands with the guarded group."""
     groups: dict[tuple[str, str], list[int]] = {}
+    terms: dict[int, Node] = {}
     for position, operand in enumerate(operands):
         test = _has_test(operand)
         if test is not None:
-            subject, flags, _ = test
+            subject, flags, terms[position] = test
             groups.setdefault((_shape(subject), flags), []).append(position)
     groups = {key: members for key, members in groups.items() if len(members) > 1}
     if not groups:
         return 0
     replaced: dict[int, Node] = {}
     grouped: set[int] = set()
-    for members in groups.values():
+    for (_, flags), members in groups.items():
         tests = [operands[position] for position in members]
-        subject = _copy(_has_test(tests[0])[0])
-        replaced[members[0]] = _guarded(guard, {"value": subject, "prefilter": _prefilter(tests),
-                                                "tests": _or(node, tests)})
+        prefilter = _prefilter(tests[0], flags, [terms[position] for position in members])
+        replaced[members[0]] = _guarded(guard, {
+            "value": _copy(tests[0]["arguments"][0]["expression"]), "prefilter": prefilter,
+            "tests": _or(node, tests)})
         grouped.update(members)
     new_operands = [replaced.get(position, operand) for position, operand in enumerate(operands)
                     if position in replaced or position not in grouped]
@@ -153,18 +155,20 @@ def _has_test(node: Node) -> tuple[Node, str, Node] | None:
     return arguments[0]["expression"], start[: -len(_TERM_START)], term
 
 
-def _prefilter(tests: list[Node]) -> Node:
-    """Build regexp_matches(value, flags || '(?:' || term1 || '|' || term2 ... || ')')."""
-    subject, flags, _ = _has_test(tests[0])
-    pattern_parts = [_constant_like(tests[0], flags + "(?:")]
-    for index, test in enumerate(tests):
+def _prefilter(test: Node, flags: str, terms: list[Node]) -> Node:
+    """Build regexp_matches(value, flags || '(?:' || term1 || '|' || term2 ... || ')').
+
+    *test* is the group's first has test, whose value and node fields the call copies, and
+    *terms* are the regexp_escape calls of every test in the group.
+    """
+    pattern_parts = [_constant_like(test, flags + "(?:")]
+    for index, term in enumerate(terms):
         if index:
-            pattern_parts.append(_constant_like(tests[0], "|"))
-        pattern_parts.append(_copy(_has_test(test)[2]))
-    pattern_parts.append(_constant_like(tests[0], ")"))
-    call = _copy(tests[0])
-    call["arguments"][0]["expression"] = _copy(subject)
-    call["arguments"][1]["expression"] = _concatenate(tests[0], pattern_parts)
+            pattern_parts.append(_constant_like(test, "|"))
+        pattern_parts.append(_copy(term))
+    pattern_parts.append(_constant_like(test, ")"))
+    call = _copy(test)
+    call["arguments"][1]["expression"] = _concatenate(test, pattern_parts)
     return call
 
 

@@ -92,8 +92,10 @@ def run_translated(con, text: str) -> ExecutedStatement:
     The SQL gets the has prefilters, and nothing is cached: this is for let-bound text, whose
     values change from run to run.
     """
+    # The SQL assumes a UTC session, which duckdb_kql.kql also sets on every call.
+    con.execute("SET TimeZone='UTC'")
     result, sql = _translated(con, text, None)
-    return _run(con, sql, dict(result.parameters))
+    return ExecutedStatement(con, sql, dict(result.parameters))
 
 
 def _translated(con, text: str, values: dict[str, Any] | None):
@@ -101,8 +103,6 @@ def _translated(con, text: str, values: dict[str, Any] | None):
     import duckdb_kql
     from duckdb_kql.engine import schema
 
-    # The SQL assumes a UTC session, which duckdb_kql.kql also sets on every call.
-    con.execute("SET TimeZone='UTC'")
     result = duckdb_kql.to_sql(text, schema=schema(con), parameters=values)
     if result.unbound:
         raise duckdb_kql.KqlSchemaError(", ".join(result.unbound),
@@ -183,7 +183,7 @@ class TranslationCache:
                     return self._translate(con, key, statement)
                 self.counts["bundled"] += 1
             self._memory[key] = translation
-        return _run(con, translation.sql, translation.parameters(statement.values))
+        return ExecutedStatement(con, translation.sql, translation.parameters(statement.values))
 
     def _translate(self, con, key: CacheKey, statement: ParameterisedQuery):
         """Translate *statement* as `duckdb_kql.kql` does, keep it if reusable, and execute it."""
@@ -198,7 +198,7 @@ class TranslationCache:
         if set(result.parameters) <= declared and translation.slots <= declared:
             self._memory[key] = translation
             self._write(key, translation, duckdb_kql.__version__)
-        return _run(con, sql, dict(result.parameters))
+        return ExecutedStatement(con, sql, dict(result.parameters))
 
     @staticmethod
     def _read(folder: Path | None, key: CacheKey, version: str) -> Translation | None:
@@ -234,10 +234,6 @@ class TranslationCache:
             log.warning("cannot write the KQL translation cache in %s (%s), so queries are "
                         "translated again on every run; set %s to a writable folder, or to "
                         "none", self.folder, exc, CACHE_ENV)
-
-
-def _run(con, sql: str, parameters: dict[str, Any]) -> ExecutedStatement:
-    return ExecutedStatement(con, sql, parameters)
 
 
 def _entry(translation: Translation, key: CacheKey, version: str) -> dict[str, Any]:
