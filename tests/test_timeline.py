@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from irreport.analysis.event_mapping import load_specs
 from irreport.analysis.timeline import TimelineEvent, build_timeline, find_bursts, timeline_chart
@@ -359,3 +361,47 @@ def test_summary_event_keeps_its_last_time(tmp_path: Path):
     assert only.until == at(9 * 3600)
     chart = timeline_chart([only, event(60)], tmp_path / "span.png")
     assert chart.stat().st_size > 5000
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=60), st.lists(st.integers(-7, 47), max_size=6))
+def test_events_near_anchors_as_a_scan(minutes, anchor_minutes):
+    from irreport.render.context import _events_near, _near
+
+    # Whole minutes, so that events fall exactly on the edge of a ten-minute window.
+    events = [event(m * 60) for m in sorted(minutes)]
+    anchors = sorted(at(m * 60) for m in anchor_minutes)
+    window = timedelta(minutes=10)
+
+    scanned = [e for e in events if _near(e.time, anchors, window)]
+    assert list(_events_near(events, anchors, window)) == scanned
+
+
+def test_timeline_view_stops_at_its_row_limit():
+    from types import SimpleNamespace
+
+    from irreport.render.context import TIMELINE_ROWS, timeline_view
+
+    events = [event(s, category="protection") for s in range(1000)]
+    alert = {"time": at(900)}
+    analysis = SimpleNamespace(timeline=events, findings=[], alerts=[alert])
+
+    view, left_out = timeline_view(analysis, ["host1"])
+    assert view.total == TIMELINE_ROWS
+    assert view.rows[0][0].text == "2026-12-02 14:47:05.120Z"
+    assert left_out == 1000 - TIMELINE_ROWS
+
+
+def test_chart_marks_one_per_slot_past_its_limit():
+    from irreport.analysis.timeline_chart import MARK_SLOTS, _mark_times
+
+    few = [at(s) for s in range(MARK_SLOTS)]
+    assert _mark_times(few, few[0], few[-1] - few[0]) == few
+
+    many = [at(s * 0.37) for s in range(4 * MARK_SLOTS)]
+    span = many[-1] - many[0]
+    marks = _mark_times(many, many[0], span)
+    assert len(marks) <= MARK_SLOTS
+    half_slot = span / MARK_SLOTS / 2
+    nearest = [min(abs(moment - mark) for mark in marks) for moment in many[::97]]
+    assert max(nearest) <= half_slot

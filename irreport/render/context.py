@@ -7,8 +7,10 @@ import bisect
 import tempfile
 from collections import Counter
 from datetime import timedelta
+from itertools import islice
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from irreport import __version__
 from irreport.analysis.model import Finding
@@ -117,6 +119,7 @@ def _sentence(text: str) -> str:
 
 
 ROUTINE_CATEGORIES = {"process", "network", "file"}
+_event_time = attrgetter("time")
 
 
 def _anchors(analysis: Analysis) -> list:
@@ -134,6 +137,30 @@ def _near(moment, anchors: list, window: timedelta) -> bool:
                for i in (position - 1, position) if 0 <= i < len(anchors))
 
 
+def _events_near(events: list, anchors: list, window: timedelta) -> Iterator:
+    """Yield the time-sorted *events* within *window* of one of the sorted *anchors*, in order.
+
+    Each span around the anchors is found by bisection, so the events far from every finding
+    are never looked at.
+    """
+    start = 0
+    for low, high in _merged_spans(anchors, window):
+        first = bisect.bisect_left(events, low, lo=start, key=_event_time)
+        start = bisect.bisect_right(events, high, lo=first, key=_event_time)
+        yield from islice(events, first, start)
+
+
+def _merged_spans(anchors: list, window: timedelta) -> list[list]:
+    """Return the spans from each sorted anchor minus *window* to it plus *window*, merged."""
+    spans: list[list] = []
+    for anchor in anchors:
+        if spans and anchor - window <= spans[-1][1]:
+            spans[-1][1] = anchor + window
+        else:
+            spans.append([anchor - window, anchor + window])
+    return spans
+
+
 def timeline_view(analysis: Analysis, devices: list[str]) -> tuple[TableView, int]:
     """Show the events near a finding or alert that a reader needs to follow the attack.
 
@@ -145,17 +172,17 @@ def timeline_view(analysis: Analysis, devices: list[str]) -> tuple[TableView, in
     events = analysis.timeline
     anchors = _anchors(analysis)
     accounts = {a.lower() for f in analysis.findings for a in f.accounts}
-    window = timedelta(minutes=10)
 
-    def relevant(event) -> bool:
-        if not _near(event.time, anchors, window):
-            return False
+    def is_shown(event) -> bool:
         if event.alert or event.category not in ROUTINE_CATEGORIES:
             return True
         return (event.account or "").split("\\")[-1].lower() in accounts
 
-    chosen = [e for e in events if relevant(e)] if anchors else events
-    chosen = chosen[:TIMELINE_ROWS]
+    if anchors:
+        near = _events_near(events, anchors, timedelta(minutes=10))
+        chosen = list(islice(filter(is_shown, near), TIMELINE_ROWS))
+    else:
+        chosen = events[:TIMELINE_ROWS]
     columns = ["Time", "Device", "Category", "Action", "Process", "Account", "Target", "Details"]
     rows = [[cell(e.time), cell(e.device), cell(e.category), cell(e.action),
              cell(e.process), cell(e.account), cell(e.target, 200), cell(e.details, 200)]
