@@ -147,7 +147,7 @@ def _events_near(events: list, anchors: list, window: timedelta) -> Iterator:
     for low, high in _merged_spans(anchors, window):
         first = bisect.bisect_left(events, low, lo=start, key=_event_time)
         start = bisect.bisect_right(events, high, lo=first, key=_event_time)
-        yield from islice(events, first, start)
+        yield from events[first:start]
 
 
 def _merged_spans(anchors: list, window: timedelta) -> list[list]:
