@@ -98,10 +98,13 @@ def measure_stages(workdir: Path, sizes: list[int], devices: int, runs: int) -> 
         row = {"events": events, "devices": devices, "runs": runs, "facts": done[0]["facts"],
                "queries": done[0]["queries"], "stages": {}}
         for stage in STAGES:
-            row["stages"][stage] = {"seconds": median_runs(done, ["stages", stage, "seconds"]),
-                                    "peak_mib": median_runs(done, ["stages", stage, "peak_mib"])}
+            row["stages"][stage] = {
+                figure: median_runs(done, ["stages", stage, figure])
+                for figure in ("seconds", "cpu_seconds", "peak_mib")}
         row["total_seconds"] = statistics.median(
             sum(run["stages"][s]["seconds"] for s in STAGES) for run in done)
+        row["total_cpu_seconds"] = statistics.median(
+            sum(run["stages"][s]["cpu_seconds"] for s in STAGES) for run in done)
         row["peak_mib"] = statistics.median(
             max(run["stages"][s]["peak_mib"] for s in STAGES) for run in done)
         results.append(row)

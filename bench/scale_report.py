@@ -10,11 +10,13 @@ END = "<!-- bench/scale.py writes up to here -->"
 
 
 def print_stages(row: dict, stages: list[str]) -> None:
-    print(f"{'stage':14} {'seconds':>8} {'peak MiB':>9}")
+    print(f"{'stage':14} {'seconds':>8} {'CPU s':>8} {'peak MiB':>9}")
     for stage in stages:
         figures = row["stages"][stage]
-        print(f"{stage:14} {figures['seconds']:8.2f} {figures['peak_mib']:9.0f}")
-    print(f"{'dossier':14} {row['total_seconds']:8.2f} {row['peak_mib']:9.0f}", flush=True)
+        print(f"{stage:14} {figures['seconds']:8.2f} {figures['cpu_seconds']:8.2f} "
+              f"{figures['peak_mib']:9.0f}")
+    print(f"{'dossier':14} {row['total_seconds']:8.2f} {row['total_cpu_seconds']:8.2f} "
+          f"{row['peak_mib']:9.0f}", flush=True)
 
 
 def print_graph(row: dict) -> None:
@@ -68,6 +70,12 @@ def stage_tables(figures: dict, stages: list[str]) -> list[str]:
         lines.append(f"| {stage} | {seconds} | {peaks} |")
     lines.append("| **dossier** | " + " | ".join(f"**{row['total_seconds']:.1f}**" for row in rows)
                  + " | " + " | ".join(f"**{row['peak_mib']:.0f}**" for row in rows) + " |")
+    lines += ["", "CPU seconds of each stage, every thread of the process, medians:", "",
+              "| stage | " + " | ".join(f"{s} CPU s" for s in sizes) + " |",
+              "|---|" + "---:|" * len(rows)]
+    for stage in stages + ["dossier"]:
+        cpu = " | ".join(f"{_stage_figure(row, stage, 'cpu_seconds'):.2f}" for row in rows)
+        lines.append(f"| {stage} | {cpu} |")
     lines += ["", growth_table(rows, stages)]
     lines += ["", "| events | rows loaded | graph nodes | timeline events | bursts | findings | PDF pages |",
               "|---:|---:|---:|---:|---:|---:|---:|"]
@@ -80,25 +88,37 @@ def stage_tables(figures: dict, stages: list[str]) -> list[str]:
 
 
 def growth_table(rows: list[dict], stages: list[str]) -> str:
-    """Return each stage's time at the largest size divided by its time at 100k events.
+    """Return each stage's time at the largest size divided by its time at 100k and at 1M events.
 
-    A stage that grows in proportion to the events shows the ratio of the sizes; a
-    quadratic one shows its square.
+    A stage that grows in proportion to the events shows the ratio of the sizes, and a
+    quadratic one its square. The CPU ratios leave out time spent waiting for the disk or for
+    a core, which the wall-clock ratios include.
     """
-    base = next((row for row in rows if row["events"] == 100_000), None)
     top = rows[-1]
-    if base is None or top is base:
-        return "(growth needs the 100k size and a larger one)"
-    factor = top["events"] / base["events"]
-    lines = [f"| stage | time ratio {_size(top['events'])} / 100k (events ratio {factor:.0f}) |",
-             "|---|---:|"]
+    bases = [row for row in rows if row["events"] in (100_000, 1_000_000) and row is not top]
+    if not bases:
+        return "(growth needs the 100k or 1M size and a larger one)"
+    top_size = _size(top["events"])
+    factors = " and ".join(f"{_size(base['events'])} ({top['events'] / base['events']:.0f} times "
+                           "fewer events)" for base in bases)
+    header, rule = "| stage |", "|---|"
+    for base in bases:
+        span = f"{top_size} / {_size(base['events'])}"
+        header += f" wall {span} | CPU {span} |"
+        rule += "---:|---:|"
+    lines = [f"Growth: each stage's time at {top_size} divided by its time at {factors}:", "",
+             header, rule]
     for stage in stages + ["dossier"]:
-        if stage == "dossier":
-            ratio = top["total_seconds"] / base["total_seconds"]
-        else:
-            ratio = top["stages"][stage]["seconds"] / max(base["stages"][stage]["seconds"], 1e-6)
-        lines.append(f"| {stage} | {ratio:.1f} |")
+        ratios = [_stage_figure(top, stage, figure) / max(_stage_figure(base, stage, figure), 1e-6)
+                  for base in bases for figure in ("seconds", "cpu_seconds")]
+        lines.append(f"| {stage} | " + " | ".join(f"{ratio:.1f}" for ratio in ratios) + " |")
     return "\n".join(lines)
+
+
+def _stage_figure(row: dict, stage: str, figure: str) -> float:
+    if stage == "dossier":
+        return row[f"total_{figure}"]
+    return row["stages"][stage][figure]
 
 
 def graph_table(figures: dict) -> list[str]:

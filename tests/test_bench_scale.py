@@ -44,6 +44,8 @@ def test_quick_run_times_every_stage(figures, scale):
     assert list(row["stages"]) == scale.STAGES
     for stage in scale.STAGES:
         assert row["stages"][stage]["peak_mib"] > 0
+        assert row["stages"][stage]["cpu_seconds"] >= 0
+    assert row["total_cpu_seconds"] > 0
 
 
 def test_hand_written_sql_matches_every_pack_query(figures):
@@ -85,3 +87,26 @@ def test_docs_tables_replaced_between_markers(scale, figures, tmp_path):
     assert "prose" in text
     assert "after" in text
     assert "| query pack |" in text
+
+
+def _stage_row(events: int, seconds: float, cpu_seconds: float) -> dict:
+    return {"events": events, "total_seconds": seconds, "total_cpu_seconds": cpu_seconds,
+            "stages": {"load": {"seconds": seconds, "cpu_seconds": cpu_seconds}}}
+
+
+def test_growth_table_ratios_per_span(scale):
+    rows = [_stage_row(10_000, 0.1, 0.1), _stage_row(100_000, 1.0, 0.5),
+            _stage_row(1_000_000, 10.0, 5.0), _stage_row(5_000_000, 60.0, 25.0)]
+
+    table = scale.scale_report.growth_table(rows, ["load"])
+
+    caption, _, header, *_ = table.splitlines()
+    assert "at 100k (50 times fewer events) and 1M (5 times fewer events)" in caption
+    assert "| wall 5M / 100k | CPU 5M / 100k | wall 5M / 1M | CPU 5M / 1M |" in header
+    assert "| load | 60.0 | 50.0 | 6.0 | 5.0 |" in table
+    assert "| dossier | 60.0 | 50.0 | 6.0 | 5.0 |" in table
+
+
+def test_growth_table_needs_a_larger_size(scale):
+    rows = [_stage_row(10_000, 0.1, 0.1), _stage_row(100_000, 1.0, 0.5)]
+    assert scale.scale_report.growth_table(rows, ["load"]).startswith("(growth needs")
