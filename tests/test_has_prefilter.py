@@ -54,12 +54,14 @@ def test_prefilter_keeps_rows(con, where):
     assert _ids(con, rewritten) == _ids(con, original)
 
 
-def test_has_any_becomes_one_alternation(con):
+def test_has_any_becomes_one_test_behind_one_alternation(con):
     _, rewritten = _both(con, 'CommandLine has_any ("m.exe", "lsass", "x")')
 
-    # One alternation and one guard for the VARCHAR branch of duckdb-kql's CASE on the
-    # value's type, and the same for its JSON branch.
+    # One alternation, one test and one guard for the VARCHAR branch of duckdb-kql's CASE on
+    # the value's type, and the same for its JSON branch.
     assert rewritten.count("'(?i)(?:' || regexp_escape('m.exe')) || '|'") == 2
+    assert rewritten.count("'(?i)(?:^|[^\\pL\\pN])(?:' || regexp_escape('m.exe')) || '|'") == 2
+    assert rewritten.count("regexp_matches(") == 4
     assert rewritten.count("IS NULL)) THEN (NULL)") == 2
 
 

@@ -1,4 +1,4 @@
-"""One fast regular expression in front of each group of `has` tests that duckdb-kql writes.
+"""One regular expression per group of duckdb-kql's `has` tests, behind a cheaper one.
 
 duckdb-kql 1.1.2 writes `X has "t"` as
 
@@ -6,22 +6,30 @@ duckdb-kql 1.1.2 writes `X has "t"` as
 
 and `X has_any ("t1", "t2")` as one such test per term, joined by OR. Each test is a pass of
 RE2 over the value, and the leading character class keeps RE2 from scanning for the term as
-a literal. At 1M events, file-analysis ran 14 of them on every process row.
+a literal. DuckDB also compiles each test's pattern when it plans the statement, 6 to 7 ms
+each here because of the Unicode classes, and duckdb-kql writes every test twice, the second
+time for a JSON value. At 1M events, file-analysis ran 14 tests on every process row and
+took 216 ms to plan.
 
 Where an OR joins two or more such tests of the same value X with the same case rule, the
-rewrite runs the tests only on values that one cheaper expression, the bare terms as
-alternatives, matches:
+rewrite puts the terms into one test, which runs only on values that a cheaper expression,
+the bare terms as alternatives, matches:
 
     CASE WHEN X IS NULL THEN NULL
          WHEN regexp_matches(X, '(?i)(?:' || regexp_escape('t1') || '|' || regexp_escape('t2') || ')')
-         THEN <the tests, joined by OR> ELSE FALSE END
+         THEN regexp_matches(X, '(?i)(?:^|[^\\pL\\pN])(?:' || regexp_escape('t1') || '|'
+                                || regexp_escape('t2') || ')(?:$|[^\\pL\\pN])')
+         ELSE FALSE END
 
-A value that a term's test matches contains that term, which the alternatives match with the
-same engine and flags, and a NULL value makes every test NULL. So the group's result is
-unchanged. It is a CASE because duckdb-kql wraps each condition in coalesce(..., FALSE),
-and there DuckDB 2.0 evaluated both sides of an AND for every row. On 120k command lines,
-seven terms took 260 ms alone, 282 ms behind an AND and 76 ms behind the CASE, whose THEN
-runs only on the rows its WHEN selects.
+A value matches the one test exactly when some term occurs in it with a boundary on each
+side, which is what the OR of the tests asks, because a regular expression matches when any
+of its alternatives does. A value that a term's test matches contains that term, which the bare
+alternatives match with the same engine and flags, and a NULL value makes every test NULL.
+So the group's result is unchanged. It is a CASE because duckdb-kql wraps each condition in
+coalesce(..., FALSE), and there DuckDB 2.0 evaluated both sides of an AND for every row. On
+120k command lines, seven separate terms took 260 ms alone, 282 ms behind an AND and 76 ms
+behind the CASE, whose THEN runs only on the rows its WHEN selects. Fourteen terms took 694 ms
+as separate tests, 177 ms behind the CASE, and 47 ms as one test behind it.
 
 DuckDB's own json_serialize_sql and json_deserialize_sql parse and write the SQL, so a string
 literal or a quoted name can never be taken for a test. SQL without such a group is returned
@@ -42,13 +50,13 @@ _TERM_END = "(?:$|[^\\pL\\pN])"
 _CASE_INSENSITIVE = "(?i)"
 
 # The form of the rewritten group; the three names stand for expressions put in their place.
-_GUARD_SQL = "SELECT CASE WHEN value IS NULL THEN NULL WHEN prefilter THEN tests ELSE FALSE END"
+_GUARD_SQL = "SELECT CASE WHEN value IS NULL THEN NULL WHEN prefilter THEN test ELSE FALSE END"
 
 Node = dict[str, Any]
 
 
 def add_has_prefilters(con, sql: str) -> str:
-    """Return *sql* with a prefilter before each group of has tests, or unchanged without one.
+    """Return *sql* with each group of has tests joined and prefiltered, or unchanged without one.
 
     *con* is any DuckDB connection. It only parses and writes SQL.
     """
@@ -107,10 +115,11 @@ def _prefilter_or(node: Node, operands: list[Node], guard: Node) -> int:
     grouped: set[int] = set()
     for (_, flags), members in groups.items():
         tests = [operands[position] for position in members]
-        prefilter = _prefilter(tests[0], flags, [terms[position] for position in members])
+        escaped = [terms[position] for position in members]
         replaced[members[0]] = _guarded(guard, {
-            "value": _copy(tests[0]["arguments"][0]["expression"]), "prefilter": prefilter,
-            "tests": _or(node, tests)})
+            "value": _copy(tests[0]["arguments"][0]["expression"]),
+            "prefilter": _matching(tests[0], flags + "(?:", escaped, ")"),
+            "test": _matching(tests[0], flags + _TERM_START + "(?:", escaped, ")" + _TERM_END)})
         grouped.update(members)
     new_operands = [replaced.get(position, operand) for position, operand in enumerate(operands)
                     if position in replaced or position not in grouped]
@@ -155,18 +164,18 @@ def _has_test(node: Node) -> tuple[Node, str, Node] | None:
     return arguments[0]["expression"], start[: -len(_TERM_START)], term
 
 
-def _prefilter(test: Node, flags: str, terms: list[Node]) -> Node:
-    """Build regexp_matches(value, flags || '(?:' || term1 || '|' || term2 ... || ')').
+def _matching(test: Node, start: str, terms: list[Node], end: str) -> Node:
+    """Build regexp_matches(value, start || term1 || '|' || term2 ... || end).
 
     *test* is the group's first has test, whose value and node fields the call copies, and
     *terms* are the regexp_escape calls of every test in the group.
     """
-    pattern_parts = [_constant_like(test, flags + "(?:")]
+    pattern_parts = [_constant_like(test, start)]
     for index, term in enumerate(terms):
         if index:
             pattern_parts.append(_constant_like(test, "|"))
         pattern_parts.append(_copy(term))
-    pattern_parts.append(_constant_like(test, ")"))
+    pattern_parts.append(_constant_like(test, end))
     call = _copy(test)
     call["arguments"][1]["expression"] = _concatenate(test, pattern_parts)
     return call
@@ -221,11 +230,6 @@ def _guarded(guard: Node, parts: dict[str, Node]) -> Node:
         return {key: fill(item) for key, item in value.items()}
 
     return fill(_copy(guard))
-
-
-def _or(model: Node, children: list[Node]) -> Node:
-    return {**_copy({k: v for k, v in model.items() if k != "children"}),
-            "children": children}
 
 
 def _copy(node: Any) -> Any:
