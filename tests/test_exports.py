@@ -239,6 +239,26 @@ def test_gzip_jsonl_is_read(tmp_path):
         source.close()
 
 
+def test_jsonl_line_over_first_limit_is_read(tmp_path):
+    from irreport.sources.exports import LINE_BYTES
+
+    # DuckDB accepts a line of up to twice its limit, so this one is over three times it.
+    command_line = "x" * (3 * LINE_BYTES + 1)
+    path = tmp_path / "DeviceProcessEvents.jsonl"
+    path.write_text(
+        '{"Timestamp": "2024-10-09T14:00:00Z", "DeviceName": "pc1", "ProcessId": 4, '
+        f'"ProcessCommandLine": "{command_line}"}}\n'
+        '{"Timestamp": "2024-10-09T14:00:01Z", "DeviceName": "pc1", "ProcessId": 8, '
+        '"ProcessCommandLine": "short"}\n', encoding="utf-8")
+    source = open_path(path)
+    try:
+        lengths = _rows(source, "SELECT ProcessId, length(ProcessCommandLine) "
+                                "FROM DeviceProcessEvents ORDER BY ProcessId")
+        assert lengths == [(4, len(command_line)), (8, 5)]
+    finally:
+        source.close()
+
+
 def test_missing_tables_reported_not_empty(per_table, pack):
     from irreport.collect import collect
     from irreport.timerange import TimeRange
