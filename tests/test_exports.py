@@ -132,6 +132,25 @@ def test_streaming_batch_routes_by_category():
         source.close()
 
 
+def test_streaming_batch_over_first_limit_is_read(tmp_path):
+    import json
+
+    from irreport.sources.streaming import FIRST_OBJECT_BYTES
+
+    # One `{"records": [...]}` batch is one JSON value, here over three times the first limit.
+    records = [{"time": "2024-10-09T14:00:00Z", "category": "AdvancedHunting-DeviceEvents",
+                "properties": {"DeviceName": "pc1", "ActionType": "PowerShellCommand",
+                               "AdditionalFields": "y" * (FIRST_OBJECT_BYTES // 2)}}
+               for _ in range(7)]
+    path = tmp_path / "PT1H.json"
+    path.write_text(json.dumps({"records": records}), encoding="utf-8")
+    source = open_path(path)
+    try:
+        assert source.row_counts == {"DeviceEvents": 7}
+    finally:
+        source.close()
+
+
 def test_azure_storage_folder_walked_recursively():
     source = open_path(FIXTURES / "azure-storage")
     try:
@@ -240,10 +259,10 @@ def test_gzip_jsonl_is_read(tmp_path):
 
 
 def test_jsonl_line_over_first_limit_is_read(tmp_path):
-    from irreport.sources.exports import LINE_BYTES
+    from irreport.sources.streaming import FIRST_OBJECT_BYTES
 
-    # DuckDB accepts a line of up to twice its limit, so this one is over three times it.
-    command_line = "x" * (3 * LINE_BYTES + 1)
+    # DuckDB accepted a 32 MiB line under a 16 MiB limit, so this line is over three times it.
+    command_line = "x" * (3 * FIRST_OBJECT_BYTES + 1)
     path = tmp_path / "DeviceProcessEvents.jsonl"
     path.write_text(
         '{"Timestamp": "2024-10-09T14:00:00Z", "DeviceName": "pc1", "ProcessId": 4, '

@@ -22,8 +22,7 @@ from pathlib import Path
 from irreport import schema
 from irreport.errors import SourceError
 from irreport.sources import streaming, union_csv
-from irreport.sources.coercion import (Column, insert_rows, load_error, quote_name, quote_text,
-                                       run_load_sql)
+from irreport.sources.coercion import (Column, insert_rows, quote_name, quote_text, run_load_sql)
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +35,6 @@ FORMATS = {
 }
 TIME_COLUMNS = ("Timestamp", "TimeGenerated")
 SNIFF_BYTES = 64 * 1024
-# The largest JSON object that a JSON-lines file is first read with. DuckDB
-# sizes its read buffers by that limit. With the 256 MiB that a Streaming API batch needs, it
-# counted the 300,000 lines (280 MB) of one file on one core in 0.48 s, against 0.20 s on two
-# cores with 16 MiB. A line of up to 32 MiB passed at 16 MiB. A file with a longer line fails
-# with an error that names maximum_object_size, and is then read again with the larger limit.
-LINE_BYTES = 16 * 1024 * 1024
 
 # The Log Analytics portal writes the zone of a datetime column into its CSV header.
 _UTC_HEADER = re.compile(r"\s*\[UTC\]$", re.IGNORECASE)
@@ -212,27 +205,15 @@ def _json_rows_reader(source, path: Path) -> tuple[str, list[Column]]:
 
 def _json_keys(source, path: Path) -> tuple[str, list[str]]:
     """Return the SQL that reads the JSON objects of *path* and the keys they have."""
-    import duckdb
-
-    objects = _json_objects(path, LINE_BYTES)
-    try:
-        rows = source.con.execute(_keys_sql(objects)).fetchall()
-    except duckdb.Error as exc:
-        if "maximum_object_size" not in str(exc):
-            raise load_error(exc, str(path)) from None
-        log.debug("%s has a JSON line over the first limit, reading it again: %s", path, exc)
-        objects = _json_objects(path, streaming.MAX_OBJECT_BYTES)
-        rows = run_load_sql(source.con, _keys_sql(objects), str(path))
-    return objects, [key for (key,) in rows]
+    limit, rows = streaming.run_json_sql(
+        source.con, lambda size: f"SELECT DISTINCT unnest(json_keys(json)) FROM "
+                                 f"{_json_objects(path, size)}", str(path))
+    return _json_objects(path, limit), [key for (key,) in rows]
 
 
 def _json_objects(path: Path, limit: int) -> str:
     return (f"read_json_objects({quote_text(str(path))}, format='auto', "
             f"maximum_object_size={limit})")
-
-
-def _keys_sql(objects: str) -> str:
-    return f"SELECT DISTINCT unnest(json_keys(json)) FROM {objects}"
 
 
 def check_columns(path: Path, columns: list[Column], table: str | None) -> None:
