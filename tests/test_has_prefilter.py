@@ -54,7 +54,7 @@ def test_prefilter_keeps_rows(con, where):
     assert _ids(con, rewritten) == _ids(con, original)
 
 
-def test_has_any_becomes_one_test_behind_one_alternation(con):
+def test_has_any_joined_behind_prefilter(con):
     _, rewritten = _both(con, 'CommandLine has_any ("m.exe", "lsass", "x")')
 
     # One alternation, one test and one guard for the VARCHAR branch of duckdb-kql's CASE on
