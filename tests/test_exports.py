@@ -132,7 +132,7 @@ def test_streaming_batch_routes_by_category():
         source.close()
 
 
-def test_streaming_batch_over_first_limit_is_read(tmp_path):
+def test_large_streaming_batch_read(tmp_path):
     import json
 
     from irreport.sources.streaming import FIRST_OBJECT_BYTES
@@ -258,7 +258,7 @@ def test_gzip_jsonl_is_read(tmp_path):
         source.close()
 
 
-def test_jsonl_line_over_first_limit_is_read(tmp_path):
+def test_large_jsonl_line_read(tmp_path):
     from irreport.sources.streaming import FIRST_OBJECT_BYTES
 
     # DuckDB accepted a 32 MiB line under a 16 MiB limit, so this line is over three times it.

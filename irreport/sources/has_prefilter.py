@@ -22,8 +22,8 @@ the bare terms as alternatives, matches:
          ELSE FALSE END
 
 A value matches the one test exactly when some term occurs in it with a boundary on each
-side, which is what the OR of the tests asks, because a regular expression matches when any
-of its alternatives does. A value that a term's test matches contains that term, which the bare
+side, as the OR of the tests requires, because a regular expression matches when any of its
+alternatives does. A value that a term's test matches contains that term, which the bare
 alternatives match with the same engine and flags, and a NULL value makes every test NULL.
 So the group's result is unchanged. It is a CASE because duckdb-kql wraps each condition in
 coalesce(..., FALSE), and there DuckDB 2.0 evaluated both sides of an AND for every row. On

@@ -23,11 +23,10 @@ log = logging.getLogger(__name__)
 
 CATEGORY_PREFIX = "AdvancedHunting-"
 
-# The largest JSON object that a file is first read with. DuckDB sizes its read buffers by
-# that limit. With 256 MiB, it counted the 300,000 lines (280 MB) of one JSON-lines file on
-# one core in 0.48 s, against 0.20 s on two cores with 16 MiB. A line of up to 32 MiB passed
-# at 16 MiB. A file with a longer object fails with an error that names maximum_object_size,
-# and is then read again with the largest limit.
+# The largest JSON object that a file is first read with. With 256 MiB, DuckDB counted the
+# 300,000 lines (280 MB) of one JSON-lines file on one core in 0.48 s, and with 16 MiB on two
+# cores in 0.20 s. A line of up to 32 MiB passed at 16 MiB. A file with a longer object fails
+# with an error that names maximum_object_size, and is then read again with the largest limit.
 FIRST_OBJECT_BYTES = 16 * 1024 * 1024
 # The largest single JSON value irreport reads. A `{"records": [...]}` batch is one value.
 MAX_OBJECT_BYTES = 256 * 1024 * 1024
