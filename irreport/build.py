@@ -17,7 +17,7 @@ from irreport.collect import Collection, Progress, collect, find_unseen_devices
 from irreport.errors import ConfigurationError
 from irreport.evidence import (AtomicFolder, build_manifest, evidence_hashes, query_records,
                                seal, write_evidence)
-from irreport.memory import collector_paused
+from irreport.memory import collector_paused, existing_objects_frozen
 from irreport.output import BLOCK_ROWS, write_csv_columns
 from irreport.pack import QueryPack
 from irreport.sources import Source, utcnow
@@ -129,7 +129,8 @@ def build_dossier(request: BuildRequest, source: Source, pack: QueryPack, time_r
     generated_at = iso_time(utcnow())
     with atomic as work:
         manifest = _write_evidence(collection, analysis, work, generated_at)
-        refused = _render(collection, analysis, request, manifest, work, generated_at)
+        with existing_objects_frozen():
+            refused = _render(collection, analysis, request, manifest, work, generated_at)
         seal(manifest, work)
     return BuildOutcome(target, manifest, collection, analysis, refused)
 

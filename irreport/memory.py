@@ -23,3 +23,19 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextmanager
+def existing_objects_frozen() -> Iterator[None]:
+    """Leave the objects that exist now out of the cyclic collector's walks until the block ends.
+
+    Rendering the dossier of 1M events made four full collections, each walking the 790,000
+    objects the build had made: 1.7 to 2.3 s of the PDF stage in five runs. With those objects
+    frozen, the collections walk only what rendering makes (1.0 to 1.2 s in three runs), and
+    its cycles are still collected. The block unfreezes every object, so it must not be nested.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
