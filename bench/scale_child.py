@@ -67,6 +67,7 @@ def run_stages(folder: Path, out: Path) -> dict:
     from irreport.analysis.process_graph import KEPT_ARRAYS
     from irreport.build import BuildRequest, _render, _write_evidence, incident_query_ids
     from irreport.collect import collect
+    from irreport.memory import existing_objects_frozen
     from irreport.pack import QueryPack
     from irreport.sources.local import open_folder
 
@@ -88,12 +89,14 @@ def run_stages(folder: Path, out: Path) -> dict:
     with watch.stage("evidence"):
         manifest = _write_evidence(collection, analysis, out, GENERATED_AT)
     request = BuildRequest(devices=[device], out_dir=out, formats=("html",))
-    with watch.stage("html"):
-        _render(collection, analysis, request, manifest, out, GENERATED_AT)
-    with watch.stage("pdf"):
-        from irreport.render.pdf import render_pdf
+    # build_dossier renders with the build's objects frozen, and so does this.
+    with existing_objects_frozen():
+        with watch.stage("html"):
+            _render(collection, analysis, request, manifest, out, GENERATED_AT)
+        with watch.stage("pdf"):
+            from irreport.render.pdf import render_pdf
 
-        render_pdf((out / "dossier.html").read_text(encoding="utf-8"), out / "dossier.pdf")
+            render_pdf((out / "dossier.html").read_text(encoding="utf-8"), out / "dossier.pdf")
 
     from pypdf import PdfReader
 
