@@ -119,6 +119,8 @@ def _sentence(text: str) -> str:
 
 
 ROUTINE_CATEGORIES = {"process", "network", "file"}
+# The timeline table and the bursts keep what lies this close to a finding or alert.
+ANCHOR_WINDOW = timedelta(minutes=10)
 _event_time = attrgetter("time")
 
 
@@ -179,7 +181,7 @@ def timeline_view(analysis: Analysis, devices: list[str]) -> tuple[TableView, in
         return (event.account or "").split("\\")[-1].lower() in accounts
 
     if anchors:
-        near = _events_near(events, anchors, timedelta(minutes=10))
+        near = _events_near(events, anchors, ANCHOR_WINDOW)
         chosen = list(islice(filter(is_shown, near), TIMELINE_ROWS))
     else:
         chosen = events[:TIMELINE_ROWS]
@@ -204,9 +206,9 @@ def shown_bursts(analysis: Analysis) -> list:
     events.
     """
     anchors = _anchors(analysis)
-    window = timedelta(minutes=10)
     near = [b for b in analysis.bursts
-            if not anchors or _near(b.start, anchors, window) or _near(b.end, anchors, window)]
+            if not anchors or _near(b.start, anchors, ANCHOR_WINDOW)
+            or _near(b.end, anchors, ANCHOR_WINDOW)]
     kept = sorted(near, key=lambda b: -b.count)[:BURST_ROWS]
     return sorted(kept, key=lambda b: (b.start, b.kind, b.device))
 
