@@ -23,6 +23,7 @@ from typing import Any
 
 from irreport import __version__
 from irreport.collect import Collection
+from irreport.digest import file_sha256, files_sha256
 from irreport.errors import RenderError
 from irreport.output import write_result_files
 from irreport.pack import describe, text_sha256
@@ -32,14 +33,6 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 PARTIAL_MARKER = ".incomplete"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_evidence(collection: Collection, folder: Path) -> dict[str, dict[str, str]]:
@@ -95,11 +88,9 @@ def query_records(collection: Collection, evidence_dir: Path, files: dict[str, d
 
 def evidence_hashes(folder: Path) -> dict[str, str]:
     """Return the SHA-256 of every file in the dossier folder's evidence, by relative path."""
-    evidence = {}
-    for path in sorted((folder / "evidence").rglob("*")):
-        if path.is_file():
-            evidence[path.relative_to(folder).as_posix()] = file_sha256(path)
-    return evidence
+    paths = [path for path in sorted((folder / "evidence").rglob("*")) if path.is_file()]
+    return {path.relative_to(folder).as_posix(): digest
+            for path, digest in zip(paths, files_sha256(paths))}
 
 
 def build_manifest(collection: Collection, folder: Path, records: list[dict[str, Any]],

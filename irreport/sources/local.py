@@ -7,7 +7,6 @@ of exported files are handled in `exports`, `union_csv` and `streaming`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from datetime import datetime, timedelta, timezone
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from irreport import schema
+from irreport.digest import files_sha256
 from irreport.errors import ConfigurationError, SourceError
 from irreport.memory import collector_paused
 from irreport.pack import ParameterisedQuery
@@ -191,7 +191,8 @@ class LocalSource:
             "label": self.label,
             "engine": "duckdb-kql",
             "storage": self.database.storage,
-            "files": [{"path": str(p), "sha256": file_sha256(p)} for p in self.files],
+            "files": [{"path": str(path), "sha256": digest}
+                      for path, digest in zip(self.files, files_sha256(self.files))],
             "rows_per_table": {t: n for t, n in sorted(self.row_counts.items()) if n},
             "row_counts": dict(sorted(self.row_counts.items())),
             "inferred": dict(sorted(self.inferred.items())),
@@ -256,14 +257,6 @@ def _holds_datetimes(column) -> bool:
     ticks = np.ma.asarray(column).view(np.int64).compressed()
     low, high = _DATETIME_MICROSECONDS
     return not len(ticks) or (ticks.min() >= low and ticks.max() <= high)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sample_dir() -> Path:
