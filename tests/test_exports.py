@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -332,6 +332,9 @@ def test_project_away_reads_no_column():
 @pytest.mark.parametrize("select, columnar", [
     ("SELECT * FROM (VALUES (1::BIGINT, NULL::TIMESTAMP, 'a', TRUE, 1.5::DOUBLE),"
      " (NULL, TIMESTAMP '2026-12-02 14:42:05.123456', NULL, NULL, NULL)) t(i, t, s, b, d)", True),
+    # Times without NULL, before the epoch and at both ends of what datetime holds.
+    ("SELECT * FROM (VALUES (TIMESTAMP '0001-01-01 00:00:00'), (TIMESTAMP '1969-12-31 23:59:59"
+     ".999999'), (TIMESTAMP '9999-12-31 23:59:59.999999')) t(t)", True),
     # DECIMAL, LIST and a time Python's datetime cannot hold (fetchall gives it as text) go
     # row by row.
     ("SELECT 1.25::DECIMAL(5, 2) AS x, [1, 2] AS l", False),
@@ -348,3 +351,5 @@ def test_columnar_fetch_matches_fetchall(select, columnar):
     rows, arrays = _fetch(relation, columns, types)
     assert rows == [_row_dict(columns, row) for row in con.sql(select).fetchall()]
     assert bool(arrays) is columnar
+    times = [value for row in rows for value in row.values() if isinstance(value, datetime)]
+    assert all(moment.tzinfo is timezone.utc for moment in times)
