@@ -111,6 +111,25 @@ def list_text(value: Any) -> str:
     return to_text(value)
 
 
+def list_texts(values: list[Any]) -> list[str]:
+    """Return `list_text` of every value; text and times convert a column at a time."""
+    kinds = set(map(type, values))
+    has_none = _NONE_TYPE in kinds
+    kinds.discard(_NONE_TYPE)
+    if kinds == {str}:
+        texts = list(map({None: ""}.get, values, values)) if has_none else values
+        # Only a text in brackets may be a JSON array that list_text rewrites.
+        if "[" not in set(map(_FIRST_CHARACTER, texts)):
+            return texts
+    elif kinds == {datetime}:
+        times = _iso_times(_none_replaced(values))
+        if times is not None:
+            return list(map({None: ""}.get, values, times))
+    elif not kinds:
+        return [""] * len(values)
+    return list(map(list_text, values))
+
+
 def iso_time(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)

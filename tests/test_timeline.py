@@ -405,3 +405,50 @@ def test_chart_marks_one_per_slot_past_its_limit():
     half_slot = span / MARK_SLOTS / 2
     nearest = [min(abs(moment - mark) for mark in marks) for moment in many[::97]]
     assert max(nearest) <= half_slot
+
+
+def _mapping_templates() -> list[str]:
+    import tomllib
+
+    from irreport.analysis.event_mapping import MAPPING_FILE, TEMPLATE_FIELDS
+
+    raw = tomllib.loads((Path(__file__).parents[1] / "irreport" / "analysis" / MAPPING_FILE)
+                        .read_text(encoding="utf-8"))
+    return sorted({entry[name] for entry in raw.values() for name in TEMPLATE_FIELDS
+                   if isinstance(entry, dict) and isinstance(entry.get(name), str)})
+
+
+_TEMPLATES = _mapping_templates() + ["{A}:{B}", "x {A} y {A} z", "{A}, {B} {C}", "plain"]
+_CELL = st.one_of(
+    st.none(), st.just(""), st.sampled_from(["a", " b ", "[x", '["T1110", "T1078"]', "[]"]),
+    st.text(max_size=4), st.integers(-3, 3), st.booleans(),
+    st.lists(st.sampled_from(["x", "y", 1]), max_size=2),
+    st.datetimes(min_value=datetime(1969, 12, 31), max_value=datetime(2030, 1, 1)),
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2030, 1, 1),
+                 timezones=st.just(timezone.utc)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_TEMPLATES), st.data())
+def test_column_template_fills_as_the_row_template(template, data):
+    """A column of one type converts at once, so each column draws from one or two kinds."""
+    from string import Formatter
+
+    from irreport.analysis.event_mapping import compile_column_template, compile_template
+
+    names = {name for _, name, _, _ in Formatter().parse(template.replace("[", "").replace(
+        "]", "")) if name}
+    count = data.draw(st.integers(0, 6))
+    columns = {name: data.draw(st.lists(st.one_of(st.none(), _CELL), min_size=count,
+                                        max_size=count)) for name in sorted(names)}
+    one_kind = data.draw(st.sampled_from(sorted(columns) or [None]))
+    if one_kind is not None:
+        kind = data.draw(st.sampled_from(["text", "time", "aware time"]))
+        cell = {"text": st.one_of(st.text(max_size=5), st.sampled_from(['["a", "b"]', "[x"])),
+                "time": st.datetimes(max_value=datetime(2030, 1, 1)),
+                "aware time": st.datetimes(timezones=st.just(timezone.utc))}[kind]
+        columns[one_kind] = data.draw(st.lists(st.one_of(st.none(), cell), min_size=count,
+                                               max_size=count))
+    rows = [{name: values[index] for name, values in columns.items()} for index in range(count)]
+    row_text = compile_template(template)
+    assert compile_column_template(template)(rows) == [row_text(row) for row in rows]

@@ -33,6 +33,8 @@ PROCESS_QUERY = "process-events"
 # The numpy columns the graph reads, per query, for `collect(keep_arrays=...)`.
 KEPT_ARRAYS = {PROCESS_QUERY: ARRAY_COLUMNS}
 ATTACHMENTS = "attachments"
+# The template fields an attachment keeps, in the order `_attachment` takes them.
+ATTACHED_FIELDS = ("action", "target", "details")
 NodePredicate = Callable[[str, dict[str, Any]], bool]
 
 
@@ -96,8 +98,11 @@ class _GraphBuilder:
             return str(device_id)
         return self.device_ids.get(str(name or "").lower(), str(name or ""))
 
-    def attach(self, spec: EventSpec, row: dict[str, Any]) -> bool:
-        """Attach one event row to the process that did it; returns False when it names none."""
+    def attach(self, spec: EventSpec, row: dict[str, Any], texts: tuple[str, str, str]) -> bool:
+        """Attach one event row to the process that did it; returns False when it names none.
+
+        *texts* are the row's action, target and details, from `EventSpec.field_texts`.
+        """
         device = self.device_key(row, spec.device_column)
         actor = spec.actor
         pid = row.get(actor.pid)
@@ -116,7 +121,7 @@ class _GraphBuilder:
                 row.get(actor.path), row.get(actor.command_line), str(row.get(actor.account) or ""),
                 row.get(actor.sha1),
             ))
-        self.attachments.setdefault(key, []).append(_attachment(spec, row, moment))
+        self.attachments.setdefault(key, []).append(_attachment(spec, moment, texts))
         return True
 
     def graph(self) -> ProcessGraph:
@@ -127,14 +132,14 @@ class _GraphBuilder:
         return graph
 
 
-def _attachment(spec: EventSpec, row: dict[str, Any], moment: Any) -> dict[str, str]:
-    fields = spec.fields
+def _attachment(spec: EventSpec, moment: Any, texts: tuple[str, str, str]) -> dict[str, str]:
+    action, target, details = texts
     return {
         "time": instant_text(moment) if moment else "",
         "category": spec.category,
-        "action": fields["action"](row),
-        "target": fields["target"](row),
-        "details": fields["details"](row),
+        "action": action,
+        "target": target,
+        "details": details,
         "query_id": spec.query_id,
     }
 
@@ -166,8 +171,10 @@ def _build(collection) -> ProcessGraph:
     for spec in load_specs().values():
         if not spec.attach:
             continue
-        for row in spec.selected_rows(collection.rows(spec.query_id)):
-            unattached += not builder.attach(spec, row)
+        rows = list(spec.selected_rows(collection.rows(spec.query_id)))
+        texts = spec.field_texts(rows, ATTACHED_FIELDS)
+        for row, row_texts in zip(rows, zip(*texts)):
+            unattached += not builder.attach(spec, row, row_texts)
     if unattached:
         log.info("%d event rows name no process and are left out of the process graph", unattached)
     return builder.graph()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 
-from irreport.analysis.event_mapping import EventSpec, as_utc, load_specs
+from irreport.analysis.event_mapping import TEMPLATE_FIELDS, EventSpec, as_utc, load_specs
 from irreport.analysis.timeline_chart import timeline_chart
 from irreport.textsafe import to_text
 
@@ -65,10 +65,11 @@ class Burst:
 
 
 def _events_of(spec: EventSpec, rows: list[dict], devices: set[str] | None) -> list[TimelineEvent]:
-    fields = spec.fields
     events: list[TimelineEvent] = []
     untimed = 0
-    for row in spec.selected_rows(rows):
+    selected = list(spec.selected_rows(rows))
+    texts = spec.field_texts(selected, TEMPLATE_FIELDS)
+    for row, action, process, account, target, details in zip(selected, *texts):
         moment = as_utc(row.get(spec.time_column))
         if moment is None:
             untimed += 1
@@ -78,9 +79,8 @@ def _events_of(spec: EventSpec, rows: list[dict], devices: set[str] | None) -> l
             continue
         events.append(TimelineEvent(
             time=moment, device=device, table=spec.table, category=spec.category,
-            action=fields["action"](row), process=fields["process"](row),
-            account=fields["account"](row), target=fields["target"](row),
-            details=fields["details"](row), query_id=spec.query_id, alert=spec.alert,
+            action=action, process=process, account=account, target=target, details=details,
+            query_id=spec.query_id, alert=spec.alert,
             until=as_utc(row.get(spec.until_column)) if spec.until_column else None,
         ))
     if untimed:
