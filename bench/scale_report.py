@@ -23,8 +23,10 @@ def print_graph(row: dict) -> None:
     text = f"{row['rows']:>9} process rows: irreport {row['irreport_seconds']:.2f} s"
     if "msticpy_seconds" in row:
         ratio = row["msticpy_seconds"] / row["irreport_seconds"]
-        text += (f", msticpy {row['msticpy_seconds']:.2f} s ({ratio:.1f} times slower), "
-                 f"links {row['comparison']}")
+        links = row["comparison"]
+        text += (f", msticpy {row['msticpy_seconds']:.2f} s ({ratio:.1f} times slower); links: "
+                 f"{links['both']:,} found by both, {links['only_irreport']:,} only by irreport, "
+                 f"{links['only_msticpy']:,} only by msticpy")
     else:
         text += ", msticpy not run"
     print(text, flush=True)
