@@ -37,6 +37,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -202,8 +203,10 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--render-rows", type=int, nargs="+", default=RENDER_ROWS,
                         help="table rows for the PDF cost per page (default: 100 1000 10000)")
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (default: 3)")
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/irreport-scale"),
-                        help="folder for the generated data and outputs (default: /tmp/irreport-scale)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="folder for the generated data and outputs, which the full ladder "
+                             "fills with about 23 GB (default: a new folder in the system's "
+                             "temporary folder, named at the start and kept)")
     parser.add_argument("--msticpy", default=None,
                         help="Python with msticpy installed, or 'none' to skip that comparison "
                              "(default: bench/.venv/bin/python)")
@@ -223,7 +226,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     options = parse_arguments(argv)
+    if options.workdir is None:
+        # A folder of its own, so that two runs on one machine never write over each other.
+        options.workdir = Path(tempfile.mkdtemp(prefix="irreport-scale-"))
     options.workdir.mkdir(parents=True, exist_ok=True)
+    print(f"data and outputs in {options.workdir}; remove it when done", flush=True)
     msticpy = find_msticpy(options.msticpy)
     figures = {"machine": machine(), "command": " ".join(sys.argv[1:]) if argv is None else " ".join(argv)}
     # The comparisons come first because the stages of the largest sizes take longest.

@@ -1,18 +1,23 @@
 """Seconds of each analysis stage, and of each part of the evidence stage, with full collections.
 
+    python bench/stage_parts.py FOLDER OUT
+
+    python bench/scale.py --events 1000000 5000000 --workdir /tmp/irs   # leaves events-N there
     python bench/stage_parts.py /tmp/irs/events-1000000 /tmp/parts-1m
     python bench/stage_parts.py /tmp/irs/events-5000000 /tmp/parts-5m
 
-FOLDER is one that `bench/scale.py` generated, OUT an empty folder for the evidence files. The
-stages run as `bench/scale_child.py stages` runs them, in this one process, and the evidence
-stage is timed in its four parts: result files, process graph files, the timeline, findings
-and indicators, and the hashes. Each line also gives the full collections of Python's cyclic
-collector during that stage and their seconds, because a collection walks every result row
-and so grows faster than the events. Run it once per size to see how each part grows.
+FOLDER is an events folder that `bench/scale.py` generated in its --workdir, and OUT a folder
+for the evidence files. The stages run as `bench/scale_child.py stages` runs them, in this one
+process, and the evidence stage is timed in four parts: result files, process graph files, the
+timeline, findings and indicators, and the hashes. Each line also gives the full collections
+of Python's cyclic collector during that stage and their seconds, because a collection walks
+every result row and so grows faster than the events. Run it once per size to see how each
+part grows.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import sys
 import time
@@ -26,7 +31,7 @@ import scale_data  # noqa: E402
 
 
 class FullCollections:
-    """Counts the cyclic collector's full (generation 2) collections and their seconds."""
+    """A counter of the cyclic collector's full (generation 2) collections and their seconds."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -79,7 +84,19 @@ def main(folder: Path, out: Path) -> None:
     timed("evidence: hashes", lambda: evidence_hashes(out))
 
 
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("folder", type=Path,
+                        help="an events-N folder that bench/scale.py generated in its --workdir")
+    parser.add_argument("out", type=Path, help="a folder for the evidence files")
+    options = parser.parse_args(argv)
+    if not (options.folder / "noise" / "DeviceProcessEvents.jsonl").is_file():
+        parser.error(f"{options.folder} is not an events folder of bench/scale.py: it has no "
+                     "noise/DeviceProcessEvents.jsonl; run bench/scale.py --workdir DIR and pass "
+                     "DIR/events-N")
+    return options
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    arguments = parse_arguments()
+    main(arguments.folder, arguments.out)
