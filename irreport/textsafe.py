@@ -112,7 +112,7 @@ def list_text(value: Any) -> str:
 
 
 def list_texts(values: list[Any]) -> list[str]:
-    """Return `list_text` of every value; text and times convert a column at a time."""
+    """Return `list_text` of every value, converting a column of text or of times at once."""
     kinds = set(map(type, values))
     has_none = _NONE_TYPE in kinds
     kinds.discard(_NONE_TYPE)

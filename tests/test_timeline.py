@@ -430,8 +430,9 @@ _CELL = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(_TEMPLATES), st.data())
-def test_column_template_fills_as_the_row_template(template, data):
-    """A column of one type converts at once, so each column draws from one or two kinds."""
+def test_column_fill_equals_row_fill(template, data):
+    """Rows mix value types, and one column holds a single type with NULLs, which list_texts
+    converts at once."""
     from string import Formatter
 
     from irreport.analysis.event_mapping import compile_column_template, compile_template
