@@ -112,10 +112,12 @@ def list_text(value: Any) -> str:
 
 
 def list_texts(values: list[Any]) -> list[str]:
-    """Return `list_text` of every value, converting a column of text or of times at once."""
+    """Return `list_text` of every value, converting a column of text, times or numbers at once."""
     kinds = set(map(type, values))
     has_none = _NONE_TYPE in kinds
     kinds.discard(_NONE_TYPE)
+    if not kinds:
+        return [""] * len(values)
     if kinds == {str}:
         texts = list(map({None: ""}.get, values, values)) if has_none else values
         # Only a text in brackets may be a JSON array that list_text rewrites.
@@ -125,8 +127,10 @@ def list_texts(values: list[Any]) -> list[str]:
         times = _iso_times(_none_replaced(values))
         if times is not None:
             return list(map({None: ""}.get, values, times))
-    elif not kinds:
-        return [""] * len(values)
+    elif kinds <= _NUMBER_TYPES:
+        # to_text gives str() of a number, and a bool, whose type is not in the set, goes below.
+        texts = list(map(str, values))
+        return list(map({None: ""}.get, values, texts)) if has_none else texts
     return list(map(list_text, values))
 
 
@@ -204,6 +208,7 @@ def without_surrogates(text: str) -> str:
 # because the evidence of a million events has about fifteen million cells. A column whose
 # values are not all of one type in _COLUMN_TYPES, apart from None, goes cell by cell.
 _COLUMN_TYPES = frozenset({str, int, float, bool, datetime})
+_NUMBER_TYPES = frozenset({int, float})
 _NONE_TYPE = type(None)
 _CSV_PREFIXES = FORMULA_PREFIXES + ("'",)
 _CSV_FIRST_CHARACTERS = frozenset(_CSV_PREFIXES)

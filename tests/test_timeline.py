@@ -444,10 +444,11 @@ def test_column_fill_equals_row_fill(template, data):
                                         max_size=count)) for name in sorted(names)}
     one_kind = data.draw(st.sampled_from(sorted(columns) or [None]))
     if one_kind is not None:
-        kind = data.draw(st.sampled_from(["text", "time", "aware time"]))
+        kind = data.draw(st.sampled_from(["text", "time", "aware time", "number"]))
         cell = {"text": st.one_of(st.text(max_size=5), st.sampled_from(['["a", "b"]', "[x"])),
                 "time": st.datetimes(max_value=datetime(2030, 1, 1)),
-                "aware time": st.datetimes(timezones=st.just(timezone.utc))}[kind]
+                "aware time": st.datetimes(timezones=st.just(timezone.utc)),
+                "number": st.one_of(st.integers(), st.floats())}[kind]
         columns[one_kind] = data.draw(st.lists(st.one_of(st.none(), cell), min_size=count,
                                                max_size=count))
     rows = [{name: values[index] for name, values in columns.items()} for index in range(count)]
