@@ -431,7 +431,7 @@ _CELL = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(_TEMPLATES), st.data())
 def test_column_fill_equals_row_fill(template, data):
-    """Rows mix value types, and one column holds a single type with NULLs, which list_texts
+    """Rows mix value types, and one column contains a single type with NULLs, which list_texts
     converts at once."""
     from string import Formatter
 
