@@ -179,9 +179,8 @@ class EventSpec:
     category: str
     time_column: str
     device_column: str
-    fields: dict[str, RowText]
-    #: the same templates as `fields`, each filling a list of rows at once
-    column_fields: dict[str, RowsText]
+    #: the templates, each filling a list of rows at once
+    fields: dict[str, RowsText]
     where: dict[str, Any]
     one_per: str | None
     alert: bool
@@ -197,7 +196,7 @@ class EventSpec:
     def field_texts(self, rows: list[Row], names: tuple[str, ...] = TEMPLATE_FIELDS
                     ) -> list[list[str]]:
         """Return the text of each named field for every row, one list per field."""
-        return [self.column_fields[name](rows) for name in names]
+        return [self.fields[name](rows) for name in names]
 
     def selected_rows(self, rows: list[Row]) -> Iterator[Row]:
         """Yield the rows matching `where`, merged into one row per `one_per` value if set."""
@@ -242,8 +241,7 @@ def _spec(query_id: str, entry: dict[str, Any], actors: dict[str, ActorColumns])
         category=entry["category"],
         time_column=entry["time"],
         device_column=entry["device"],
-        fields={name: compile_template(entry[name]) for name in TEMPLATE_FIELDS},
-        column_fields={name: compile_column_template(entry[name]) for name in TEMPLATE_FIELDS},
+        fields={name: compile_column_template(entry[name]) for name in TEMPLATE_FIELDS},
         where=dict(entry.get("where", {})),
         one_per=entry.get("one_per"),
         alert=bool(entry.get("alert", False)),
