@@ -97,8 +97,7 @@ def load_streaming_files(source, files: list[Path], origin: str) -> int:
         if table is None:
             skipped[str(category)] = skipped.get(str(category), 0) + count
             continue
-        entry = tables.setdefault(table, {"category": category, "files": set(), "keys": {},
-                                          "limit": limit})
+        entry = tables.setdefault(table, {"category": category, "files": set(), "keys": {}})
         entry["files"].add(file)
         entry["keys"].update(dict.fromkeys(keys or []))
     if skipped:
@@ -110,11 +109,12 @@ def load_streaming_files(source, files: list[Path], origin: str) -> int:
                           "with category and properties", source=origin)
     loaded = 0
     for table, entry in sorted(tables.items()):
-        loaded += _load_table(source, table, entry, origin)
+        loaded += _load_table(source, table, entry, limit, origin)
     return loaded
 
 
-def _load_table(source, table: str, entry: dict, origin: str) -> int:
+def _load_table(source, table: str, entry: dict, limit: int, origin: str) -> int:
+    """Insert the records of one table; *limit* is the JSON object size the survey read with."""
     files = sorted(Path(f) for f in entry["files"])
     columns = [Column(key, f"props ->> {quote_text(key)}") for key in entry["keys"]]
     names = set(entry["keys"])
@@ -122,7 +122,7 @@ def _load_table(source, table: str, entry: dict, origin: str) -> int:
         columns.append(Column("Timestamp", "envelope_time"))
     if "TenantId" not in names:
         columns.append(Column("TenantId", "tenant"))
-    count = insert_rows(source, table, records_sql(files, entry["limit"]), columns, origin,
+    count = insert_rows(source, table, records_sql(files, limit), columns, origin,
                         where=f"lower(category) = {quote_text(entry['category'].lower())}",
                         origin_sql="file")
     source.note_loaded(table, count)
