@@ -171,15 +171,18 @@ def verify(folder: Path) -> Verification:
     listed = {**manifest.get("evidence", {}), **manifest.get("rendered", {})}
     problems = [f"{MANIFEST} lists {relative!r}, which is outside the dossier folder"
                 for relative in sorted(listed) if not _inside(folder, relative)]
-    changed, missing = [], []
-    for relative, expected in sorted(listed.items()):
-        path = folder / relative
+    missing, existing = [], []
+    for relative in sorted(listed):
         if not _inside(folder, relative):
             continue
-        if not path.is_file():
+        if (folder / relative).is_file():
+            existing.append(relative)
+        else:
             missing.append(relative)
-        elif file_sha256(path) != expected:
-            changed.append(relative)
+    # A dossier of 1M events lists 864 MB of evidence, which hashes faster two files at a time.
+    digests = files_sha256([folder / relative for relative in existing])
+    changed = [relative for relative, digest in zip(existing, digests)
+               if digest != listed[relative]]
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     added = sorted(present - set(listed) - {MANIFEST})
     if manifest.get("core_sha256") != core_hash(manifest):
