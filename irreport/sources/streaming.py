@@ -114,7 +114,7 @@ def load_streaming_files(source, files: list[Path], origin: str) -> int:
 
 
 def _load_table(source, table: str, entry: dict, limit: int, origin: str) -> int:
-    """Insert the records of one table; *limit* is the JSON object size the survey read with."""
+    """Insert one table's records, reading JSON objects of up to *limit* bytes as the survey did."""
     files = sorted(Path(f) for f in entry["files"])
     columns = [Column(key, f"props ->> {quote_text(key)}") for key in entry["keys"]]
     names = set(entry["keys"])
